@@ -1,0 +1,1 @@
+//! The bizgraph gateway library. Filled in step by step.
