@@ -429,7 +429,8 @@ impl SapAttributes {
     }
 }
 
-/// Typed v4 vocabulary terms.
+/// Typed v4 vocabulary terms. Capability records are boxed: most elements carry only a
+/// description or a label, and the records would otherwise make every `Terms` large.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Terms {
     /// `Core.Description`.
@@ -455,25 +456,25 @@ pub struct Terms {
     pub unit: Option<ValueOrPath>,
     /// `Capabilities.FilterRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub filter_restrictions: Option<FilterRestrictions>,
+    pub filter_restrictions: Option<Box<FilterRestrictions>>,
     /// `Capabilities.SortRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sort_restrictions: Option<SortRestrictions>,
+    pub sort_restrictions: Option<Box<SortRestrictions>>,
     /// `Capabilities.InsertRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub insert_restrictions: Option<ModifyRestrictions>,
+    pub insert_restrictions: Option<Box<ModifyRestrictions>>,
     /// `Capabilities.UpdateRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub update_restrictions: Option<ModifyRestrictions>,
+    pub update_restrictions: Option<Box<ModifyRestrictions>>,
     /// `Capabilities.DeleteRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delete_restrictions: Option<ModifyRestrictions>,
+    pub delete_restrictions: Option<Box<ModifyRestrictions>>,
     /// `Capabilities.CountRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub count_restrictions: Option<CountRestrictions>,
+    pub count_restrictions: Option<Box<CountRestrictions>>,
     /// `Capabilities.SearchRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub search_restrictions: Option<SearchRestrictions>,
+    pub search_restrictions: Option<Box<SearchRestrictions>>,
     /// `Capabilities.TopSupported`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_supported: Option<bool>,
@@ -482,10 +483,10 @@ pub struct Terms {
     pub skip_supported: Option<bool>,
     /// `Capabilities.ExpandRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expand_restrictions: Option<ExpandRestrictions>,
+    pub expand_restrictions: Option<Box<ExpandRestrictions>>,
     /// `Capabilities.NavigationRestrictions`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub navigation_restrictions: Option<NavigationRestrictions>,
+    pub navigation_restrictions: Option<Box<NavigationRestrictions>>,
 }
 
 /// A measure's unit or currency: the property that holds it, or a fixed code.
@@ -730,32 +731,35 @@ fn type_term(target: &mut Annotations, annotation: &Annotation) -> bool {
             let terms = target.terms_mut();
             match name {
                 "FilterRestrictions" => {
-                    terms.filter_restrictions = Some(typed.filter_restrictions(record))
+                    terms.filter_restrictions = Some(Box::new(typed.filter_restrictions(record)))
                 }
                 "SortRestrictions" => {
-                    terms.sort_restrictions = Some(typed.sort_restrictions(record))
+                    terms.sort_restrictions = Some(Box::new(typed.sort_restrictions(record)))
                 }
                 "InsertRestrictions" => {
                     terms.insert_restrictions =
-                        Some(typed.modify_restrictions(record, "Insertable"))
+                        Some(Box::new(typed.modify_restrictions(record, "Insertable")))
                 }
                 "UpdateRestrictions" => {
-                    terms.update_restrictions = Some(typed.modify_restrictions(record, "Updatable"))
+                    terms.update_restrictions =
+                        Some(Box::new(typed.modify_restrictions(record, "Updatable")))
                 }
                 "DeleteRestrictions" => {
-                    terms.delete_restrictions = Some(typed.modify_restrictions(record, "Deletable"))
+                    terms.delete_restrictions =
+                        Some(Box::new(typed.modify_restrictions(record, "Deletable")))
                 }
                 "CountRestrictions" => {
-                    terms.count_restrictions = Some(typed.count_restrictions(record))
+                    terms.count_restrictions = Some(Box::new(typed.count_restrictions(record)))
                 }
                 "SearchRestrictions" => {
-                    terms.search_restrictions = Some(typed.search_restrictions(record))
+                    terms.search_restrictions = Some(Box::new(typed.search_restrictions(record)))
                 }
                 "ExpandRestrictions" => {
-                    terms.expand_restrictions = Some(typed.expand_restrictions(record))
+                    terms.expand_restrictions = Some(Box::new(typed.expand_restrictions(record)))
                 }
                 "NavigationRestrictions" => {
-                    terms.navigation_restrictions = Some(typed.navigation_restrictions(record))
+                    terms.navigation_restrictions =
+                        Some(Box::new(typed.navigation_restrictions(record)))
                 }
                 _ => return false,
             }

@@ -118,8 +118,9 @@ pub struct Schema {
 /// A reference to a type: a qualified name, optionally wrapped in `Collection(...)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TypeRef {
-    /// Qualified type name (`Edm.String`, `NS.Product`).
-    pub name: Box<str>,
+    /// Qualified type name (`Edm.String`, `NS.Product`), shared between all references to the
+    /// same type: documents repeat a few type names tens of thousands of times.
+    pub name: Arc<str>,
     /// True for `Collection(...)`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub collection: bool,

@@ -80,22 +80,16 @@ struct Parser<'a> {
     aliases: HashMap<Box<str>, Box<str>>,
     /// Term names as written -> shared namespace-qualified names.
     terms: HashMap<Box<str>, Arc<str>>,
-}
-
-/// Builds `Some(name)` for an element path segment, such as `EntityType[Product]`.
-fn segment(element: &str, name: Option<&str>) -> String {
-    match name {
-        Some(name) => format!("{element}[{name}]"),
-        None => element.to_owned(),
-    }
+    /// Shared copies of type names.
+    interned: HashMap<Box<str>, Arc<str>>,
 }
 
 fn offset32(offset: u64) -> u32 {
     u32::try_from(offset).unwrap_or(u32::MAX)
 }
 
-/// Parses `Collection(NS.T)` or `NS.T`.
-fn type_ref(text: &str) -> Result<TypeRef, String> {
+/// Parses `Collection(NS.T)` or `NS.T`; the name is not interned yet.
+fn type_ref(text: &str) -> Result<(&str, bool), String> {
     let text = text.trim();
     let (inner, collection) = match text.strip_prefix("Collection(") {
         Some(rest) => match rest.strip_suffix(')') {
@@ -119,10 +113,7 @@ fn type_ref(text: &str) -> Result<TypeRef, String> {
             "bad type `{text}`: `{inner}` is not qualified by a namespace"
         ));
     }
-    Ok(TypeRef {
-        name: inner.into(),
-        collection,
-    })
+    Ok((inner, collection))
 }
 
 impl<'a> Parser<'a> {
@@ -141,6 +132,7 @@ impl<'a> Parser<'a> {
             diagnostics: Vec::new(),
             aliases: HashMap::new(),
             terms: HashMap::new(),
+            interned: HashMap::new(),
         }
     }
 
@@ -184,6 +176,21 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An XML error at a known place. Errors in attribute values and character references are
+    /// not syntax errors of the reader: quick-xml reports their positions relative to the value
+    /// and leaves `error_position` at 0 (or at an older error), so the caller names the place.
+    fn error_at(&self, offset: u64, error: quick_xml::Error) -> Error {
+        Error::Xml {
+            at: self.location(offset, self.path_or_root()),
+            message: error.to_string(),
+        }
+    }
+
+    /// An XML error in the attributes of the element just read: shown at the element's start.
+    fn element_error(&self, error: quick_xml::Error) -> Error {
+        self.error_at(self.event_start, error)
+    }
+
     fn warn(&mut self, offset: u64, message: String) {
         let at = self.location(offset, self.path_or_root());
         self.diagnostics.push(Diagnostic {
@@ -199,6 +206,17 @@ impl<'a> Parser<'a> {
             self.path.push('/');
         }
         self.path.push_str(segment);
+        len
+    }
+
+    /// Enters an element whose path segment carries its name, such as `EntityType[Product]`.
+    fn enter_named(&mut self, element: &str, name: Option<&str>) -> usize {
+        let len = self.enter(element);
+        if let Some(name) = name {
+            self.path.push('[');
+            self.path.push_str(name);
+            self.path.push(']');
+        }
         len
     }
 
@@ -263,7 +281,7 @@ impl<'a> Parser<'a> {
                 Event::CData(t) => text.push_str(&t.xml10_content()),
                 Event::GeneralRef(r) => {
                     let offset = self.event_start;
-                    if let Some(c) = r.resolve_char_ref().map_err(|e| self.xml_error(e))? {
+                    if let Some(c) = r.resolve_char_ref().map_err(|e| self.error_at(offset, e))? {
                         text.push(c);
                     } else {
                         match quick_xml::escape::resolve_predefined_entity(&r) {
@@ -300,19 +318,19 @@ impl<'a> Parser<'a> {
             sap: None,
         };
         for attribute in element.attributes().with_checks(false) {
-            let attribute = attribute.map_err(|e| self.xml_error(e.into()))?;
+            let attribute = attribute.map_err(|e| self.element_error(e.into()))?;
             let key = attribute.key.into_inner();
             if let Some(local) = key.strip_prefix("sap:") {
                 let value = attribute
                     .normalized_value(XmlVersion::Implicit1_0)
-                    .map_err(|e| self.xml_error(e))?;
+                    .map_err(|e| self.element_error(e))?;
                 out.sap.get_or_insert_with(Box::default).set(local, &value);
                 continue;
             }
             if let Some(i) = names.iter().position(|n| *n == key) {
                 let value = attribute
                     .normalized_value(XmlVersion::Implicit1_0)
-                    .map_err(|e| self.xml_error(e))?;
+                    .map_err(|e| self.element_error(e))?;
                 out.values[i] = Some(value);
             }
         }
@@ -330,8 +348,28 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.structure(offset, format!("missing attribute {name}")))
     }
 
-    fn type_attr(&self, offset: u64, value: &Option<Cow<'_, str>>, name: &str) -> Result<TypeRef> {
-        type_ref(self.required(offset, value, name)?).map_err(|m| self.structure(offset, m))
+    fn type_attr(
+        &mut self,
+        offset: u64,
+        value: &Option<Cow<'_, str>>,
+        name: &str,
+    ) -> Result<TypeRef> {
+        let (type_name, collection) =
+            type_ref(self.required(offset, value, name)?).map_err(|m| self.structure(offset, m))?;
+        Ok(TypeRef {
+            name: self.intern(type_name),
+            collection,
+        })
+    }
+
+    /// One shared copy of a name that documents repeat (type names, terms).
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.interned.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = text.into();
+        self.interned.insert(text.into(), shared.clone());
+        shared
     }
 
     fn flag(
@@ -503,7 +541,7 @@ impl<'a> Parser<'a> {
         let offset = self.event_start;
         let attrs = self.attrs(element, ["Uri"])?;
         let uri: Box<str> = self.required(offset, &attrs.values[0], "Uri")?.into();
-        let outer = self.enter(&segment("Reference", Some(&uri)));
+        let outer = self.enter_named("Reference", Some(&uri));
         let mut reference = Reference {
             uri,
             includes: Vec::new(),
@@ -542,7 +580,7 @@ impl<'a> Parser<'a> {
         if let Some(alias) = &alias {
             self.aliases.insert(alias.clone(), namespace.clone());
         }
-        let outer = self.enter(&segment("Schema", Some(&namespace)));
+        let outer = self.enter_named("Schema", Some(&namespace));
         let mut schema = Schema {
             namespace,
             alias,
@@ -624,7 +662,7 @@ impl<'a> Parser<'a> {
                 "m:HasStream",
             ],
         )?;
-        let outer = self.enter(&segment("EntityType", attrs.values[0].as_deref()));
+        let outer = self.enter_named("EntityType", attrs.values[0].as_deref());
         let name: Box<str> = self.required(offset, &attrs.values[0], "Name")?.into();
         let has_stream = self.flag(offset, &attrs.values[4], "HasStream", false)
             || self.flag(offset, &attrs.values[5], "m:HasStream", false);
@@ -692,7 +730,7 @@ impl<'a> Parser<'a> {
     ) -> Result<ComplexType> {
         let offset = self.event_start;
         let attrs = self.attrs(element, ["Name", "BaseType", "Abstract", "OpenType"])?;
-        let outer = self.enter(&segment("ComplexType", attrs.values[0].as_deref()));
+        let outer = self.enter_named("ComplexType", attrs.values[0].as_deref());
         let name: Box<str> = self.required(offset, &attrs.values[0], "Name")?.into();
         let mut complex_type = ComplexType {
             name,
@@ -758,7 +796,7 @@ impl<'a> Parser<'a> {
             default,
             concurrency,
         ] = &attrs.values;
-        let outer = self.enter(&segment("Property", name.as_deref()));
+        let outer = self.enter_named("Property", name.as_deref());
         let name: Box<str> = self.required(offset, name, "Name")?.into();
         let type_ref = self.type_attr(offset, ty, "Type")?;
         let mut property = Property {
@@ -823,7 +861,7 @@ impl<'a> Parser<'a> {
             from_role,
             to_role,
         ] = &attrs.values;
-        let outer = self.enter(&segment("NavigationProperty", name.as_deref()));
+        let outer = self.enter_named("NavigationProperty", name.as_deref());
         let name: Box<str> = self.required(offset, name, "Name")?.into();
         let mut navigation = if relationship.is_some() {
             // v2: the target and multiplicity come from the association, filled in by the resolver.
@@ -922,7 +960,7 @@ impl<'a> Parser<'a> {
     fn enum_type_element(&mut self, element: &BytesStart<'a>, empty: bool) -> Result<EnumType> {
         let offset = self.event_start;
         let attrs = self.attrs(element, ["Name", "UnderlyingType", "IsFlags"])?;
-        let outer = self.enter(&segment("EnumType", attrs.values[0].as_deref()));
+        let outer = self.enter_named("EnumType", attrs.values[0].as_deref());
         let name: Box<str> = self.required(offset, &attrs.values[0], "Name")?.into();
         let mut enum_type = EnumType {
             name,
@@ -942,7 +980,7 @@ impl<'a> Parser<'a> {
                     "Member" => {
                         let member_offset = self.event_start;
                         let attrs = self.attrs(&child, ["Name", "Value"])?;
-                        let inner = self.enter(&segment("Member", attrs.values[0].as_deref()));
+                        let inner = self.enter_named("Member", attrs.values[0].as_deref());
                         let name: Box<str> = self
                             .required(member_offset, &attrs.values[0], "Name")?
                             .into();
@@ -1014,7 +1052,7 @@ impl<'a> Parser<'a> {
             srid,
             unicode,
         ] = &attrs.values;
-        let outer = self.enter(&segment("TypeDefinition", name.as_deref()));
+        let outer = self.enter_named("TypeDefinition", name.as_deref());
         let name: Box<str> = self.required(offset, name, "Name")?.into();
         let underlying_type = self.required(offset, underlying, "UnderlyingType")?.into();
         let mut definition = TypeDefinition {
@@ -1036,7 +1074,7 @@ impl<'a> Parser<'a> {
     ) -> Result<Association> {
         let offset = self.event_start;
         let attrs = self.attrs(element, ["Name"])?;
-        let outer = self.enter(&segment("Association", attrs.values[0].as_deref()));
+        let outer = self.enter_named("Association", attrs.values[0].as_deref());
         let name: Box<str> = self.required(offset, &attrs.values[0], "Name")?.into();
         let mut association = Association {
             name,
@@ -1054,7 +1092,7 @@ impl<'a> Parser<'a> {
                 match child.local_name().into_inner() {
                     "End" => {
                         let attrs = self.attrs(&child, ["Role", "Type", "Multiplicity"])?;
-                        let inner = self.enter(&segment("End", attrs.values[0].as_deref()));
+                        let inner = self.enter_named("End", attrs.values[0].as_deref());
                         let role = self.required(child_offset, &attrs.values[0], "Role")?;
                         let ty = self.type_attr(child_offset, &attrs.values[1], "Type")?;
                         let text = self.required(child_offset, &attrs.values[2], "Multiplicity")?;
@@ -1063,7 +1101,7 @@ impl<'a> Parser<'a> {
                         })?;
                         let mut end = AssociationEnd {
                             role: role.into(),
-                            entity_type: ty.name,
+                            entity_type: Box::from(&*ty.name),
                             multiplicity,
                             on_delete: None,
                         };
@@ -1183,7 +1221,7 @@ impl<'a> Parser<'a> {
             unicode,
             mode,
         ] = &attrs.values;
-        let outer = self.enter(&segment("Parameter", name.as_deref()));
+        let outer = self.enter_named("Parameter", name.as_deref());
         let name: Box<str> = self.required(offset, name, "Name")?.into();
         let type_ref = self.type_attr(offset, ty, "Type")?;
         let mode = match mode.as_deref() {
@@ -1228,7 +1266,7 @@ impl<'a> Parser<'a> {
             OperationKind::Function => "Function",
             OperationKind::Action => "Action",
         };
-        let outer = self.enter(&segment(element_name, attrs.values[0].as_deref()));
+        let outer = self.enter_named(element_name, attrs.values[0].as_deref());
         let name: Box<str> = self.required(offset, &attrs.values[0], "Name")?.into();
         let mut operation = Operation {
             kind,
@@ -1304,7 +1342,7 @@ impl<'a> Parser<'a> {
     ) -> Result<EntityContainer> {
         let offset = self.event_start;
         let attrs = self.attrs(element, ["Name", "m:IsDefaultEntityContainer"])?;
-        let outer = self.enter(&segment("EntityContainer", attrs.values[0].as_deref()));
+        let outer = self.enter_named("EntityContainer", attrs.values[0].as_deref());
         let name: Box<str> = self.required(offset, &attrs.values[0], "Name")?.into();
         let mut container = EntityContainer {
             name,
@@ -1328,7 +1366,7 @@ impl<'a> Parser<'a> {
                     "EntitySet" => {
                         let attrs =
                             self.attrs(&child, ["Name", "EntityType", "IncludeInServiceDocument"])?;
-                        let inner = self.enter(&segment("EntitySet", attrs.values[0].as_deref()));
+                        let inner = self.enter_named("EntitySet", attrs.values[0].as_deref());
                         let name = self
                             .required(child_offset, &attrs.values[0], "Name")?
                             .into();
@@ -1336,7 +1374,7 @@ impl<'a> Parser<'a> {
                             self.type_attr(child_offset, &attrs.values[1], "EntityType")?;
                         let mut set = EntitySet {
                             name,
-                            entity_type: entity_type.name,
+                            entity_type: Box::from(&*entity_type.name),
                             navigation_property_bindings: Vec::new(),
                             include_in_service_document: self.flag(
                                 child_offset,
@@ -1360,14 +1398,14 @@ impl<'a> Parser<'a> {
                     }
                     "Singleton" => {
                         let attrs = self.attrs(&child, ["Name", "Type"])?;
-                        let inner = self.enter(&segment("Singleton", attrs.values[0].as_deref()));
+                        let inner = self.enter_named("Singleton", attrs.values[0].as_deref());
                         let name = self
                             .required(child_offset, &attrs.values[0], "Name")?
                             .into();
                         let ty = self.type_attr(child_offset, &attrs.values[1], "Type")?;
                         let mut singleton = Singleton {
                             name,
-                            entity_type: ty.name,
+                            entity_type: Box::from(&*ty.name),
                             navigation_property_bindings: Vec::new(),
                             annotations: Annotations::default(),
                             offset: offset32(child_offset),
@@ -1419,10 +1457,8 @@ impl<'a> Parser<'a> {
             match child.local_name().into_inner() {
                 "NavigationPropertyBinding" => {
                     let attrs = self.attrs(&child, ["Path", "Target"])?;
-                    let inner = self.enter(&segment(
-                        "NavigationPropertyBinding",
-                        attrs.values[0].as_deref(),
-                    ));
+                    let inner =
+                        self.enter_named("NavigationPropertyBinding", attrs.values[0].as_deref());
                     let path = self.required(offset, &attrs.values[0], "Path")?.into();
                     let target = self.required(offset, &attrs.values[1], "Target")?.into();
                     bindings.push(NavigationPropertyBinding { path, target });
@@ -1446,14 +1482,14 @@ impl<'a> Parser<'a> {
     ) -> Result<AssociationSet> {
         let offset = self.event_start;
         let attrs = self.attrs(element, ["Name", "Association"])?;
-        let outer = self.enter(&segment("AssociationSet", attrs.values[0].as_deref()));
+        let outer = self.enter_named("AssociationSet", attrs.values[0].as_deref());
         let name = self.required(offset, &attrs.values[0], "Name")?.into();
         let association = self
             .type_attr(offset, &attrs.values[1], "Association")?
             .name;
         let mut set = AssociationSet {
             name,
-            association,
+            association: Box::from(&*association),
             ends: Vec::new(),
             annotations: Annotations {
                 sap: attrs.sap,
@@ -1466,7 +1502,7 @@ impl<'a> Parser<'a> {
                 let child_offset = self.event_start;
                 if child.local_name().into_inner() == "End" {
                     let attrs = self.attrs(&child, ["Role", "EntitySet"])?;
-                    let inner = self.enter(&segment("End", attrs.values[0].as_deref()));
+                    let inner = self.enter_named("End", attrs.values[0].as_deref());
                     let role = self
                         .required(child_offset, &attrs.values[0], "Role")?
                         .into();
@@ -1521,14 +1557,21 @@ impl<'a> Parser<'a> {
             OperationImportKind::FunctionImport => "FunctionImport",
             OperationImportKind::ActionImport => "ActionImport",
         };
-        let outer = self.enter(&segment(element_name, name.as_deref()));
+        let outer = self.enter_named(element_name, name.as_deref());
         let name: Box<str> = self.required(offset, name, "Name")?.into();
         let operation = match kind {
             OperationImportKind::ActionImport => Some(self.required(offset, action, "Action")?),
             OperationImportKind::FunctionImport => function.as_deref(),
         };
         let return_type = match return_type.as_deref() {
-            Some(text) => Some(type_ref(text).map_err(|m| self.structure(offset, m))?),
+            Some(text) => {
+                let (type_name, collection) =
+                    type_ref(text).map_err(|m| self.structure(offset, m))?;
+                Some(TypeRef {
+                    name: self.intern(type_name),
+                    collection,
+                })
+            }
             None => None,
         };
         let mut import = OperationImport {
@@ -1580,7 +1623,7 @@ impl<'a> Parser<'a> {
     ) -> Result<PendingBlock> {
         let offset = self.event_start;
         let attrs = self.attrs(element, ["Target", "Qualifier"])?;
-        let outer = self.enter(&segment("Annotations", attrs.values[0].as_deref()));
+        let outer = self.enter_named("Annotations", attrs.values[0].as_deref());
         let target: Box<str> = self.required(offset, &attrs.values[0], "Target")?.into();
         let qualifier = attrs.boxed(1);
         let mut annotations = Vec::new();
@@ -1629,12 +1672,12 @@ impl<'a> Parser<'a> {
         let mut qualifier = None;
         let mut value = None;
         for attribute in element.attributes().with_checks(false) {
-            let attribute = attribute.map_err(|e| self.xml_error(e.into()))?;
+            let attribute = attribute.map_err(|e| self.element_error(e.into()))?;
             let key = attribute.key.into_inner();
             let text = || {
                 attribute
                     .normalized_value(XmlVersion::Implicit1_0)
-                    .map_err(|e| self.xml_error(e))
+                    .map_err(|e| self.element_error(e))
             };
             match key {
                 "Term" => term = Some(text()?),
@@ -1646,7 +1689,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let outer = self.enter(&segment("Annotation", term.as_deref()));
+        let outer = self.enter_named("Annotation", term.as_deref());
         let Some(term) = term else {
             return Err(self.structure(offset, "missing attribute Term"));
         };
@@ -1722,10 +1765,10 @@ impl<'a> Parser<'a> {
             _ => {
                 let mut attributes = Vec::new();
                 for attribute in element.attributes().with_checks(false) {
-                    let attribute = attribute.map_err(|e| self.xml_error(e.into()))?;
+                    let attribute = attribute.map_err(|e| self.element_error(e.into()))?;
                     let value = attribute
                         .normalized_value(XmlVersion::Implicit1_0)
-                        .map_err(|e| self.xml_error(e))?;
+                        .map_err(|e| self.element_error(e))?;
                     attributes.push((Box::from(attribute.key.into_inner()), Box::from(value)));
                 }
                 let mut children = Vec::new();
@@ -1778,12 +1821,12 @@ impl<'a> Parser<'a> {
         let mut property = None;
         let mut value = None;
         for attribute in element.attributes().with_checks(false) {
-            let attribute = attribute.map_err(|e| self.xml_error(e.into()))?;
+            let attribute = attribute.map_err(|e| self.element_error(e.into()))?;
             let key = attribute.key.into_inner();
             let text = || {
                 attribute
                     .normalized_value(XmlVersion::Implicit1_0)
-                    .map_err(|e| self.xml_error(e))
+                    .map_err(|e| self.element_error(e))
             };
             if key == "Property" {
                 property = Some(Box::<str>::from(text()?));
@@ -1791,7 +1834,7 @@ impl<'a> Parser<'a> {
                 value = Some(expr);
             }
         }
-        let outer = self.enter(&segment("PropertyValue", property.as_deref()));
+        let outer = self.enter_named("PropertyValue", property.as_deref());
         let Some(property) = property else {
             return Err(self.structure(offset, "missing attribute Property"));
         };

@@ -251,11 +251,20 @@ impl Resolver<'_> {
         if aliases.is_empty() {
             return;
         }
+        let replaced = |name: &str| -> Option<String> {
+            let (prefix, rest) = name.rsplit_once('.')?;
+            let namespace = aliases.get(prefix)?;
+            Some(format!("{namespace}.{rest}"))
+        };
         let fix = |name: &mut Box<str>| {
-            if let Some((prefix, rest)) = name.rsplit_once('.')
-                && let Some(namespace) = aliases.get(prefix)
-            {
-                *name = format!("{namespace}.{rest}").into();
+            if let Some(full) = replaced(name) {
+                *name = full.into();
+            }
+        };
+        // Shared type names are rewritten per reference; the few aliased ones lose sharing.
+        let fix_shared = |name: &mut Arc<str>| {
+            if let Some(full) = replaced(name) {
+                *name = full.into();
             }
         };
         for schema in &mut self.metadata.schemas {
@@ -264,10 +273,10 @@ impl Resolver<'_> {
                     fix(base);
                 }
                 for p in &mut t.properties {
-                    fix(&mut p.type_ref.name);
+                    fix_shared(&mut p.type_ref.name);
                 }
                 for n in &mut t.navigation_properties {
-                    fix(&mut n.target.name);
+                    fix_shared(&mut n.target.name);
                     if let Some(link) = &mut n.association {
                         fix(&mut link.association);
                     }
@@ -278,10 +287,10 @@ impl Resolver<'_> {
                     fix(base);
                 }
                 for p in &mut t.properties {
-                    fix(&mut p.type_ref.name);
+                    fix_shared(&mut p.type_ref.name);
                 }
                 for n in &mut t.navigation_properties {
-                    fix(&mut n.target.name);
+                    fix_shared(&mut n.target.name);
                 }
             }
             for t in &mut schema.enum_types {
@@ -297,10 +306,10 @@ impl Resolver<'_> {
             }
             for o in &mut schema.operations {
                 for p in &mut o.parameters {
-                    fix(&mut p.type_ref.name);
+                    fix_shared(&mut p.type_ref.name);
                 }
                 if let Some(r) = &mut o.return_type {
-                    fix(&mut r.type_ref.name);
+                    fix_shared(&mut r.type_ref.name);
                 }
             }
             for c in &mut schema.entity_containers {
@@ -318,151 +327,198 @@ impl Resolver<'_> {
                         fix(operation);
                     }
                     if let Some(r) = &mut import.return_type {
-                        fix(&mut r.name);
+                        fix_shared(&mut r.name);
                     }
                     for p in &mut import.parameters {
-                        fix(&mut p.type_ref.name);
+                        fix_shared(&mut p.type_ref.name);
                     }
                 }
             }
         }
     }
 
-    /// Whether a qualified type name exists. Reports names in namespaces of referenced
-    /// documents once per namespace as not loaded (a warning), and unknown names as errors.
-    fn check_type_name(&mut self, name: &str, offset: u32, path: &dyn Fn() -> String) -> bool {
+    /// What is wrong with a qualified type name, if anything. Names in namespaces of referenced
+    /// documents are reported once per namespace as not loaded (a warning); `Edm` names must be
+    /// known primitive types; all others must be declared in this document.
+    fn type_problem(
+        &self,
+        name: &str,
+        expect: Expect,
+        not_loaded: &mut HashSet<String>,
+    ) -> Option<(Severity, String)> {
         if let Some(edm) = name.strip_prefix("Edm.") {
             if EDM_TYPES.contains(&edm) {
-                return true;
+                return None;
             }
-            self.report(
+            return Some((
                 Severity::Warning,
-                offset,
-                path(),
                 format!(
                     "unknown primitive type {name}; its values are passed through as they come"
                 ),
-            );
-            return false;
+            ));
         }
-        if self.metadata.index.types.contains_key(name) {
-            return true;
-        }
-        let namespace = name.rsplit_once('.').map_or("", |(ns, _)| ns);
-        if self.referenced.contains(namespace) {
-            if self.reported_not_loaded.insert(namespace.to_owned()) {
-                self.report(
+        let found = match self.metadata.index.types.get(name) {
+            Some(found) => *found,
+            None => {
+                let namespace = name.rsplit_once('.').map_or("", |(ns, _)| ns);
+                if !self.referenced.contains(namespace) {
+                    return Some((Severity::Error, format!("unknown type {name}")));
+                }
+                if self.reported_not_loaded.contains(namespace)
+                    || !not_loaded.insert(namespace.to_owned())
+                {
+                    return None;
+                }
+                return Some((
                     Severity::Warning,
-                    offset,
-                    path(),
                     format!(
                         "type {name} is in namespace {namespace} of a referenced document that is \
                          not loaded; references into it are not checked"
                     ),
-                );
+                ));
             }
-            return false;
-        }
-        self.error(offset, path(), format!("unknown type {name}"));
-        false
+        };
+        let expected = match (expect, found) {
+            (Expect::Entity, TypeId::Entity(..))
+            | (Expect::Complex, TypeId::Complex(..))
+            | (Expect::Value, _) => return None,
+            (Expect::Entity, _) => "an entity type",
+            (Expect::Complex, _) => "a complex type",
+        };
+        Some((Severity::Error, format!("{name} is not {expected}")))
     }
 
-    /// Checks type references of types, properties and operations.
+    /// Checks type references of types, properties, operations and containers. Paths are only
+    /// rendered for problems: this runs over every property of documents with tens of thousands.
     fn check_types(&mut self) {
-        let mut checks: Vec<(Box<str>, u32, String, Expect)> = Vec::new();
-        for schema in &self.metadata.schemas {
-            let ns = &schema.namespace;
-            for t in &schema.entity_types {
-                let at = format!("Schema[{ns}]/EntityType[{}]", t.name);
+        let metadata = &*self.metadata;
+        let mut not_loaded = HashSet::new();
+        let mut problems: Vec<(Severity, u32, Site, String)> = Vec::new();
+        let mut check = |name: &str, expect: Expect, offset: u32, site: Site| {
+            if let Some((severity, message)) = self.type_problem(name, expect, &mut not_loaded) {
+                problems.push((severity, offset, site, message));
+            }
+        };
+        for (s, schema) in metadata.schemas.iter().enumerate() {
+            for (i, t) in schema.entity_types.iter().enumerate() {
                 if let Some(base) = &t.base_type {
-                    checks.push((base.clone(), t.offset, at.clone(), Expect::Entity));
+                    check(base, Expect::Entity, t.offset, Site::EntityType(s, i));
                 }
-                for p in &t.properties {
-                    let path = format!("{at}/Property[{}]", p.name);
-                    checks.push((p.type_ref.name.clone(), p.offset, path, Expect::Value));
+                for (p, property) in t.properties.iter().enumerate() {
+                    let site = Site::EntityProperty(s, i, p);
+                    check(
+                        &property.type_ref.name,
+                        Expect::Value,
+                        property.offset,
+                        site,
+                    );
                 }
-                for n in &t.navigation_properties {
-                    if n.association.is_none() {
-                        let path = format!("{at}/NavigationProperty[{}]", n.name);
-                        checks.push((n.target.name.clone(), n.offset, path, Expect::Entity));
+                for (n, navigation) in t.navigation_properties.iter().enumerate() {
+                    if navigation.association.is_none() {
+                        let site = Site::EntityNavigation(s, i, n);
+                        check(
+                            &navigation.target.name,
+                            Expect::Entity,
+                            navigation.offset,
+                            site,
+                        );
                     }
                 }
             }
-            for t in &schema.complex_types {
-                let at = format!("Schema[{ns}]/ComplexType[{}]", t.name);
+            for (i, t) in schema.complex_types.iter().enumerate() {
                 if let Some(base) = &t.base_type {
-                    checks.push((base.clone(), t.offset, at.clone(), Expect::Complex));
+                    check(base, Expect::Complex, t.offset, Site::ComplexType(s, i));
                 }
-                for p in &t.properties {
-                    let path = format!("{at}/Property[{}]", p.name);
-                    checks.push((p.type_ref.name.clone(), p.offset, path, Expect::Value));
+                for (p, property) in t.properties.iter().enumerate() {
+                    let site = Site::ComplexProperty(s, i, p);
+                    check(
+                        &property.type_ref.name,
+                        Expect::Value,
+                        property.offset,
+                        site,
+                    );
                 }
-                for n in &t.navigation_properties {
-                    let path = format!("{at}/NavigationProperty[{}]", n.name);
-                    checks.push((n.target.name.clone(), n.offset, path, Expect::Entity));
-                }
-            }
-            for t in &schema.type_definitions {
-                let path = format!("Schema[{ns}]/TypeDefinition[{}]", t.name);
-                checks.push((t.underlying_type.clone(), t.offset, path, Expect::Value));
-            }
-            for o in &schema.operations {
-                let kind = match o.kind {
-                    OperationKind::Function => "Function",
-                    OperationKind::Action => "Action",
-                };
-                let at = format!("Schema[{ns}]/{kind}[{}]", o.name);
-                for p in &o.parameters {
-                    let path = format!("{at}/Parameter[{}]", p.name);
-                    checks.push((p.type_ref.name.clone(), p.offset, path, Expect::Value));
-                }
-                if let Some(r) = &o.return_type {
-                    let path = format!("{at}/ReturnType");
-                    checks.push((r.type_ref.name.clone(), o.offset, path, Expect::Value));
-                }
-            }
-            for c in &schema.entity_containers {
-                let at = format!("Schema[{ns}]/EntityContainer[{}]", c.name);
-                for set in &c.entity_sets {
-                    let path = format!("{at}/EntitySet[{}]", set.name);
-                    checks.push((set.entity_type.clone(), set.offset, path, Expect::Entity));
-                }
-                for singleton in &c.singletons {
-                    let path = format!("{at}/Singleton[{}]", singleton.name);
-                    checks.push((
-                        singleton.entity_type.clone(),
-                        singleton.offset,
-                        path,
+                for (n, navigation) in t.navigation_properties.iter().enumerate() {
+                    let site = Site::ComplexNavigation(s, i, n);
+                    check(
+                        &navigation.target.name,
                         Expect::Entity,
-                    ));
+                        navigation.offset,
+                        site,
+                    );
                 }
-                for import in &c.operation_imports {
-                    let path = format!("{at}/FunctionImport[{}]", import.name);
+            }
+            for (i, t) in schema.type_definitions.iter().enumerate() {
+                check(
+                    &t.underlying_type,
+                    Expect::Value,
+                    t.offset,
+                    Site::TypeDefinition(s, i),
+                );
+            }
+            for (o, operation) in schema.operations.iter().enumerate() {
+                for (p, parameter) in operation.parameters.iter().enumerate() {
+                    let site = Site::OperationParameter(s, o, p);
+                    check(
+                        &parameter.type_ref.name,
+                        Expect::Value,
+                        parameter.offset,
+                        site,
+                    );
+                }
+                if let Some(r) = &operation.return_type {
+                    let site = Site::OperationReturn(s, o);
+                    check(&r.type_ref.name, Expect::Value, operation.offset, site);
+                }
+            }
+            for (c, container) in schema.entity_containers.iter().enumerate() {
+                for (e, set) in container.entity_sets.iter().enumerate() {
+                    check(
+                        &set.entity_type,
+                        Expect::Entity,
+                        set.offset,
+                        Site::EntitySet(s, c, e),
+                    );
+                }
+                for (e, singleton) in container.singletons.iter().enumerate() {
+                    let site = Site::Singleton(s, c, e);
+                    check(
+                        &singleton.entity_type,
+                        Expect::Entity,
+                        singleton.offset,
+                        site,
+                    );
+                }
+                for (e, import) in container.operation_imports.iter().enumerate() {
                     if let Some(r) = &import.return_type {
-                        checks.push((r.name.clone(), import.offset, path.clone(), Expect::Value));
+                        check(
+                            &r.name,
+                            Expect::Value,
+                            import.offset,
+                            Site::OperationImport(s, c, e),
+                        );
                     }
-                    for p in &import.parameters {
-                        let path = format!("{path}/Parameter[{}]", p.name);
-                        checks.push((p.type_ref.name.clone(), p.offset, path, Expect::Value));
+                    for (p, parameter) in import.parameters.iter().enumerate() {
+                        let site = Site::ImportParameter(s, c, e, p);
+                        check(
+                            &parameter.type_ref.name,
+                            Expect::Value,
+                            parameter.offset,
+                            site,
+                        );
                     }
                 }
             }
         }
-        for (name, offset, path, expect) in checks {
-            if !self.check_type_name(&name, offset, &|| path.clone()) || name.starts_with("Edm.") {
-                continue;
-            }
-            let found = self.metadata.index.types.get(&*name).copied();
-            let wrong = match (expect, found) {
-                (Expect::Entity, Some(TypeId::Entity(..))) => None,
-                (Expect::Entity, _) => Some("an entity type"),
-                (Expect::Complex, Some(TypeId::Complex(..))) => None,
-                (Expect::Complex, _) => Some("a complex type"),
-                (Expect::Value, _) => None,
-            };
-            if let Some(expected) = wrong {
-                self.error(offset, path, format!("{name} is not {expected}"));
-            }
+        let problems: Vec<_> = problems
+            .into_iter()
+            .map(|(severity, offset, site, message)| {
+                (severity, offset, site_path(metadata, site), message)
+            })
+            .collect();
+        self.reported_not_loaded.extend(not_loaded);
+        for (severity, offset, path, message) in problems {
+            self.report(severity, offset, path, message);
         }
         self.check_keys_and_partners();
     }
@@ -749,7 +805,7 @@ impl Resolver<'_> {
                         entity_type: i,
                         navigation: n,
                         target: TypeRef {
-                            name: end_type(association, to),
+                            name: end_type(association, to).into(),
                             collection: to.multiplicity == Multiplicity::Many,
                         },
                         multiplicity: to.multiplicity,
@@ -1364,6 +1420,119 @@ impl Resolver<'_> {
         }
         let _ = (s, i);
         Target::Missing(format!("{target}: no property {first}"))
+    }
+}
+
+/// Where a type reference sits, for rendering its path only when it is reported.
+#[derive(Debug, Clone, Copy)]
+enum Site {
+    EntityType(usize, usize),
+    EntityProperty(usize, usize, usize),
+    EntityNavigation(usize, usize, usize),
+    ComplexType(usize, usize),
+    ComplexProperty(usize, usize, usize),
+    ComplexNavigation(usize, usize, usize),
+    TypeDefinition(usize, usize),
+    OperationParameter(usize, usize, usize),
+    OperationReturn(usize, usize),
+    EntitySet(usize, usize, usize),
+    Singleton(usize, usize, usize),
+    OperationImport(usize, usize, usize),
+    ImportParameter(usize, usize, usize, usize),
+}
+
+fn operation_path(schema: &Schema, o: usize) -> String {
+    let operation = &schema.operations[o];
+    let kind = match operation.kind {
+        OperationKind::Function => "Function",
+        OperationKind::Action => "Action",
+    };
+    format!("Schema[{}]/{kind}[{}]", schema.namespace, operation.name)
+}
+
+fn import_path(schema: &Schema, c: usize, e: usize) -> String {
+    let container = &schema.entity_containers[c];
+    let import = &container.operation_imports[e];
+    format!(
+        "Schema[{}]/EntityContainer[{}]/{:?}[{}]",
+        schema.namespace, container.name, import.kind, import.name
+    )
+}
+
+/// The element path of a site, in the form the parser uses.
+fn site_path(metadata: &Metadata, site: Site) -> String {
+    let schema = |s: usize| &metadata.schemas[s];
+    let entity = |s: usize, i: usize| {
+        format!(
+            "Schema[{}]/EntityType[{}]",
+            schema(s).namespace,
+            schema(s).entity_types[i].name
+        )
+    };
+    let complex = |s: usize, i: usize| {
+        format!(
+            "Schema[{}]/ComplexType[{}]",
+            schema(s).namespace,
+            schema(s).complex_types[i].name
+        )
+    };
+    let container = |s: usize, c: usize| {
+        format!(
+            "Schema[{}]/EntityContainer[{}]",
+            schema(s).namespace,
+            schema(s).entity_containers[c].name
+        )
+    };
+    match site {
+        Site::EntityType(s, i) => entity(s, i),
+        Site::EntityProperty(s, i, p) => format!(
+            "{}/Property[{}]",
+            entity(s, i),
+            schema(s).entity_types[i].properties[p].name
+        ),
+        Site::EntityNavigation(s, i, n) => format!(
+            "{}/NavigationProperty[{}]",
+            entity(s, i),
+            schema(s).entity_types[i].navigation_properties[n].name
+        ),
+        Site::ComplexType(s, i) => complex(s, i),
+        Site::ComplexProperty(s, i, p) => format!(
+            "{}/Property[{}]",
+            complex(s, i),
+            schema(s).complex_types[i].properties[p].name
+        ),
+        Site::ComplexNavigation(s, i, n) => format!(
+            "{}/NavigationProperty[{}]",
+            complex(s, i),
+            schema(s).complex_types[i].navigation_properties[n].name
+        ),
+        Site::TypeDefinition(s, i) => format!(
+            "Schema[{}]/TypeDefinition[{}]",
+            schema(s).namespace,
+            schema(s).type_definitions[i].name
+        ),
+        Site::OperationParameter(s, o, p) => format!(
+            "{}/Parameter[{}]",
+            operation_path(schema(s), o),
+            schema(s).operations[o].parameters[p].name
+        ),
+        Site::OperationReturn(s, o) => format!("{}/ReturnType", operation_path(schema(s), o)),
+        Site::EntitySet(s, c, e) => format!(
+            "{}/EntitySet[{}]",
+            container(s, c),
+            schema(s).entity_containers[c].entity_sets[e].name
+        ),
+        Site::Singleton(s, c, e) => format!(
+            "{}/Singleton[{}]",
+            container(s, c),
+            schema(s).entity_containers[c].singletons[e].name
+        ),
+        Site::OperationImport(s, c, e) => import_path(schema(s), c, e),
+        Site::ImportParameter(s, c, e, p) => format!(
+            "{}/Parameter[{}]",
+            import_path(schema(s), c, e),
+            schema(s).entity_containers[c].operation_imports[e].parameters[p].name
+        ),
     }
 }
 
