@@ -700,6 +700,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.leave(outer);
+        // Vectors grow by doubling; the model lives long, so give back the spare capacity.
+        entity_type.properties.shrink_to_fit();
+        entity_type.navigation_properties.shrink_to_fit();
         Ok(entity_type)
     }
 
@@ -764,6 +767,8 @@ impl<'a> Parser<'a> {
             }
         }
         self.leave(outer);
+        complex_type.properties.shrink_to_fit();
+        complex_type.navigation_properties.shrink_to_fit();
         Ok(complex_type)
     }
 
@@ -1022,6 +1027,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.leave(outer);
+        enum_type.members.shrink_to_fit();
         Ok(enum_type)
     }
 
@@ -1332,6 +1338,7 @@ impl<'a> Parser<'a> {
             return Err(self.structure(offset, "bound operation without a binding parameter"));
         }
         self.leave(outer);
+        operation.parameters.shrink_to_fit();
         Ok(operation)
     }
 
@@ -1440,6 +1447,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.leave(outer);
+        container.entity_sets.shrink_to_fit();
         Ok(container)
     }
 
