@@ -56,10 +56,7 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, UpstreamError> {
 }
 
 /// Fetches a `$metadata` document with a plain GET, reading at most [`MAX_METADATA_BYTES`].
-pub async fn fetch_metadata(
-    client: &reqwest::Client,
-    url: &str,
-) -> Result<Vec<u8>, UpstreamError> {
+pub async fn fetch_metadata(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, UpstreamError> {
     let request_error = |source| UpstreamError::Request {
         url: url.to_owned(),
         source,

@@ -35,7 +35,9 @@ fn model_heap_bytes(bytes: &[u8]) -> usize {
     drop(parsed);
     // stats_alloc adds a reallocation's growth to bytes_allocated and its shrinking to
     // bytes_deallocated, so the difference of the two is the live heap.
-    stats.bytes_allocated.saturating_sub(stats.bytes_deallocated)
+    stats
+        .bytes_allocated
+        .saturating_sub(stats.bytes_deallocated)
 }
 
 fn parse(c: &mut Criterion) {
