@@ -71,6 +71,8 @@ impl<const N: usize> Attrs<'_, N> {
 struct Parser<'a> {
     source: &'a [u8],
     reader: Reader<&'a [u8]>,
+    /// Length of the byte order mark the reader does not see: its positions start after it.
+    bom: u64,
     /// Offset of the last event read.
     event_start: u64,
     /// Element path of the current element, `/`-separated.
@@ -118,7 +120,15 @@ fn type_ref(text: &str) -> Result<(&str, bool), String> {
 
 impl<'a> Parser<'a> {
     fn new(source: &'a [u8]) -> Self {
-        let mut reader = Reader::from_reader(source);
+        // quick-xml drops a UTF-8 byte order mark without counting it in its positions, which
+        // would put every location of such a document (TripPin has one) three bytes early; so
+        // the reader gets the text after the mark, and positions are shifted back by its length.
+        let bom = if source.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let mut reader = Reader::from_reader(&source[bom..]);
         let config = reader.config_mut();
         config.check_end_names = true;
         config.expand_empty_elements = false;
@@ -127,6 +137,7 @@ impl<'a> Parser<'a> {
         Parser {
             source,
             reader,
+            bom: bom as u64,
             event_start: 0,
             path: String::new(),
             diagnostics: Vec::new(),
@@ -162,16 +173,17 @@ impl<'a> Parser<'a> {
     }
 
     fn xml_error(&self, error: quick_xml::Error) -> Error {
+        let position = self.reader.error_position() + self.bom;
         let message = match &error {
             quick_xml::Error::Syntax(_) | quick_xml::Error::IllFormed(_)
-                if self.reader.error_position() as usize >= self.source.len() =>
+                if position as usize >= self.source.len() =>
             {
                 format!("document ends early ({error})")
             }
             _ => error.to_string(),
         };
         Error::Xml {
-            at: self.location(self.reader.error_position(), self.path_or_root()),
+            at: self.location(position, self.path_or_root()),
             message,
         }
     }
@@ -227,7 +239,7 @@ impl<'a> Parser<'a> {
     // ----- events -----
 
     fn next(&mut self) -> Result<Event<'a>> {
-        self.event_start = self.reader.buffer_position();
+        self.event_start = self.reader.buffer_position() + self.bom;
         self.reader.read_event().map_err(|e| self.xml_error(e))
     }
 
