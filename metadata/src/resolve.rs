@@ -1340,7 +1340,7 @@ impl Resolver<'_> {
                 TypeId::Definition(s, i) => Address::TypeDefinition(s as usize, i as usize),
             }]);
         };
-        let (s, i) = match id {
+        match id {
             TypeId::Enum(s, i) => {
                 let enum_type = &metadata.schemas[s as usize].enum_types[i as usize];
                 return match enum_type.members.iter().position(|m| *m.name == **first) {
@@ -1353,8 +1353,8 @@ impl Resolver<'_> {
             TypeId::Definition(..) => {
                 return Target::Missing(format!("{target}: a type definition has no members"));
             }
-            TypeId::Entity(s, i) | TypeId::Complex(s, i) => (s as usize, i as usize),
-        };
+            TypeId::Entity(..) | TypeId::Complex(..) => {}
+        }
         // Look in the type, then its base types; a qualified segment is a type cast.
         if first.contains('.') {
             return match metadata.index.types.get(*first) {
@@ -1418,7 +1418,6 @@ impl Resolver<'_> {
                 .base_type()
                 .and_then(|b| metadata.index.types.get(b).copied());
         }
-        let _ = (s, i);
         Target::Missing(format!("{target}: no property {first}"))
     }
 }

@@ -1,39 +1,16 @@
 //! Where broken documents are reported: errors that stop parsing and diagnostics of documents
 //! that still parse, each with its exact line, column, element path and message.
 
-use std::path::PathBuf;
-
 use bizgraph_metadata::{Error, Multiplicity, Severity, parse};
+use common::{fixture_bytes, v2, v4};
 
-// ----- helpers -----
-
-/// The first lines of a v4 document: the first line of `body` (after its leading newline) is
-/// line 4 of the document.
-const V4_HEAD: &str = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
-<edmx:DataServices>
-<Schema Namespace="Shop" xmlns="http://docs.oasis-open.org/odata/ns/edm">"#;
-
-/// The same for v2, with the `m:` and `sap:` namespaces declared.
-const V2_HEAD: &str = r#"<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xmlns:sap="http://www.sap.com/Protocols/SAPData">
-<edmx:DataServices m:DataServiceVersion="2.0">
-<Schema Namespace="Shop" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">"#;
-
-const TAIL: &str = "\n</Schema>\n</edmx:DataServices>\n</edmx:Edmx>\n";
-
-fn v4(body: &str) -> String {
-    format!("{V4_HEAD}{body}{TAIL}")
-}
-
-fn v2(body: &str) -> String {
-    format!("{V2_HEAD}{body}{TAIL}")
-}
+mod common;
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/odata")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    String::from_utf8(fixture_bytes(name)).expect("fixtures are UTF-8")
 }
+
+// ----- helpers -----
 
 /// 1-based line and column (in characters) of a byte index, counted here independently.
 fn position(text: &str, index: usize) -> (u32, u32) {

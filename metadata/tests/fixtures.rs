@@ -1,16 +1,10 @@
 //! Every real `$metadata` document in `../shared/fixtures/odata/` parses without errors and its
 //! element counts match the independent counts in `counts.json`.
 
-use std::path::PathBuf;
-
 use bizgraph_metadata::{Counts, Severity, parse};
+use common::fixtures_dir;
 
-fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("BIZGRAPH_FIXTURES") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/odata"),
-    }
-}
+mod common;
 
 fn expected_counts(entry: &serde_json::Value) -> (String, Counts) {
     let n = |key: &str| {

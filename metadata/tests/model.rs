@@ -2,8 +2,6 @@
 //! typed terms, 4.01 documents and schemas that share type names, on small inline documents and
 //! on the real fixtures in `../shared/fixtures/odata/`.
 
-use std::path::PathBuf;
-
 use bizgraph_metadata::annotations::{
     ConstantKind, FilterRestriction, FilterRestrictions, PathKind, PropertyValue, Record,
     SearchRestrictions, ValueOrPath,
@@ -13,29 +11,11 @@ use bizgraph_metadata::{
     NavigationPropertyBinding, ODataVersion, OnDeleteAction, ReferentialConstraint, SapAttributes,
     Scale, Terms, parse,
 };
+use common::{fixture_bytes as fixture, v2, v4};
+
+mod common;
 
 // ----- helpers -----
-
-/// The first lines of a v4 document: the schema `Shop` opens on line 3, so the first line of
-/// `body` (after its leading newline) is line 4.
-const V4_HEAD: &str = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
-<edmx:DataServices>
-<Schema Namespace="Shop" xmlns="http://docs.oasis-open.org/odata/ns/edm">"#;
-
-/// The first lines of a v2 document with the `m:` and `sap:` namespaces declared.
-const V2_HEAD: &str = r#"<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xmlns:sap="http://www.sap.com/Protocols/SAPData">
-<edmx:DataServices m:DataServiceVersion="2.0">
-<Schema Namespace="Shop" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">"#;
-
-const TAIL: &str = "\n</Schema>\n</edmx:DataServices>\n</edmx:Edmx>\n";
-
-fn v4(body: &str) -> String {
-    format!("{V4_HEAD}{body}{TAIL}")
-}
-
-fn v2(body: &str) -> String {
-    format!("{V2_HEAD}{body}{TAIL}")
-}
 
 /// Parses a document that must yield a model without any diagnostic.
 fn clean(xml: &str) -> Metadata {
@@ -47,13 +27,6 @@ fn clean(xml: &str) -> Metadata {
         shown.join("\n")
     );
     parsed.metadata
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/odata")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Parses a fixture; the fixtures test already proves they have no error diagnostics.
