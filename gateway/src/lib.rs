@@ -1,7 +1,15 @@
 //! The bizgraph gateway: the only crate that knows HTTP, credentials and wire formats.
 //!
-//! Today it holds the upstream client (a plain `$metadata` GET) and the `metadata inspect`
-//! report; the server, destinations, token cache, GraphQL and OData endpoints follow.
+//! It holds the upstream client, the destination resolution and token cache, inbound identity,
+//! the HTTP server and the `metadata inspect` report; GraphQL and OData endpoints follow.
 
+pub mod destinations;
+pub mod identity;
 pub mod inspect;
+pub mod jwt;
+pub mod oauth;
+pub mod saml;
+pub mod server;
+pub mod startup;
+pub mod tokens;
 pub mod upstream;

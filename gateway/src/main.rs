@@ -16,6 +16,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway.
+    Serve {
+        /// The settings file (TOML).
+        #[arg(long, short)]
+        config: std::path::PathBuf,
+        /// Listen here instead of the settings' `server.listen`.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Work with OData `$metadata` documents.
     Metadata {
         #[command(subcommand)]
@@ -51,6 +60,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
+        Command::Serve { config, listen } => serve(&config, listen),
         Command::Metadata {
             command:
                 MetadataCommand::Inspect {
@@ -89,5 +99,43 @@ fn inspect(source: &str, json: bool, timeout: Duration) -> anyhow::Result<std::p
     } else {
         print!("{}", bizgraph_gateway::inspect::report(source, &parsed));
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn serve(
+    config: &Path,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<std::process::ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BIZGRAPH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let settings = bizgraph_config::Settings::load(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let state = bizgraph_gateway::startup::build(
+            &settings,
+            &bizgraph_gateway::startup::Environment::from_process(),
+        )?;
+        let address = listen.unwrap_or(settings.server.listen);
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        tracing::info!(address = %listener.local_addr()?, "bizgraph listening");
+        let app = bizgraph_gateway::server::app(std::sync::Arc::new(state));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving")?;
+        anyhow::Ok(())
+    })?;
     Ok(std::process::ExitCode::SUCCESS)
 }
