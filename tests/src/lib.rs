@@ -1,1 +1,8 @@
-//! End-to-end suites for bizgraph.
+//! End-to-end suites for bizgraph: protocol-faithful stand-ins for SAP-only cloud services,
+//! launchers for real third-party parts (tinyproxy, Python signxml), and test keys.
+
+pub mod gateway;
+pub mod idp;
+pub mod keys;
+pub mod standins;
+pub mod tinyproxy;
