@@ -252,9 +252,13 @@ impl DestinationService {
             .await
             .map_err(|error| match Arc::try_unwrap(error) {
                 Ok(error) => error,
-                Err(shared) => ResolveError::Service {
-                    name: name.to_owned(),
-                    cause: shared.to_string(),
+                // Callers that waited on another's fetch share its error; keep "unknown" a 404.
+                Err(shared) => match &*shared {
+                    ResolveError::Unknown(name) => ResolveError::Unknown(name.clone()),
+                    other => ResolveError::Service {
+                        name: name.to_owned(),
+                        cause: other.to_string(),
+                    },
                 },
             })?;
         if !found.destination.is_user_dependent() {

@@ -77,8 +77,44 @@ fn destinations(open: &str, checked: &str, token_url: &str) -> Value {
     ])
 }
 
+/// Everything every test of this binary logs, at TRACE, for the secrets test to search.
+static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Capture(Arc::clone(&buffer));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // Another test of this binary may have installed it first; either way all log here.
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    })
+    .clone()
+}
+
 impl World {
     async fn start(test: &str, margin: u64) -> anyhow::Result<World> {
+        capture_logs();
         let dir = keys::scratch_dir(test);
         let idp = Idp::new("https://idp.example.com/oauth/token")?;
         let saml_key = keys::rsa_with_certificate(&dir, "bizgraph-saml")?;
@@ -515,5 +551,74 @@ async fn callers_without_a_valid_token_get_401() -> anyhow::Result<()> {
         .call(&world.user_jwt("tenant-a", "gina"), "NOPE/x")
         .await?;
     assert_eq!(status, 404, "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_secret_ever_appears_in_logs() -> anyhow::Result<()> {
+    let logs = capture_logs();
+    let world = World::start("secrets", 60).await?;
+    let jwt = world.user_jwt("tenant-a", "harry");
+    for destination in [
+        "NONE",
+        "BASIC",
+        "CC",
+        "JWTB",
+        "UTE",
+        "SAML",
+        "SAML_EMAIL",
+        "PP",
+        "ONPREM",
+    ] {
+        let (status, body) = world.call(&jwt, &format!("{destination}/x")).await?;
+        assert_eq!(status, 200, "{destination}: {body}");
+    }
+    // Failures log too: a refused token, a token service answering garbage, a bad caller token.
+    world.backend.set_always_unauthorized(true);
+    world.call(&jwt, "SAML/again").await?;
+    world.backend.set_always_unauthorized(false);
+    world.tokens.set_mode(Mode::Garbage);
+    world
+        .call(&world.user_jwt("tenant-a", "ivy"), "JWTB/x")
+        .await?;
+    world.call(&format!("{jwt}x"), "NONE/x").await?;
+
+    let mut secrets: Vec<String> = vec![
+        "basic-password-1".into(),
+        "cc-secret-1".into(),
+        "jwt-secret-1".into(),
+        "saml-secret-1".into(),
+        "connectivity-secret-1".into(),
+        "onprem-password-1".into(),
+        // Basic credentials as they travel.
+        "VEVDSF9VU0VSOmJhc2ljLXBhc3N3b3JkLTE=".into(),
+        jwt.clone(),
+    ];
+    // The JWT's signature part alone, too.
+    secrets.extend(jwt.rsplit('.').next().map(str::to_owned));
+    secrets.extend(world.tokens.issued().into_iter().map(|(token, _)| token));
+    // SAML assertions as sent to the token endpoint.
+    secrets.extend(
+        world
+            .tokens
+            .requests()
+            .into_iter()
+            .filter_map(|r| r.field("assertion").map(str::to_owned)),
+    );
+    assert!(secrets.len() > 10, "the run produced tokens and assertions");
+    let text = String::from_utf8_lossy(
+        &logs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone(),
+    )
+    .into_owned();
+    assert!(text.contains("upstream request"), "logging was captured");
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret leaked into the logs"
+        );
+    }
     Ok(())
 }
