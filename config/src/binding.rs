@@ -104,15 +104,21 @@ pub struct ConnectivityCredentials {
 impl ConnectivityCredentials {
     /// Reads the credentials of a `connectivity` binding.
     pub fn from_binding(binding: &Binding) -> Result<Self, ConfigError> {
-        let port_text = binding
-            .string("onpremise_proxy_http_port")
-            .or_else(|_| binding.string("onpremise_proxy_port"))?;
-        let proxy_port = port_text.parse().map_err(|_| {
-            binding.error(
-                "onpremise_proxy_http_port",
-                &format!("'{port_text}' is not a port number"),
-            )
-        })?;
+        // The HTTP port key is preferred; the generic one is read only when it is absent, and
+        // errors name the key actually read.
+        let port_key = if binding
+            .credentials
+            .contains_key("onpremise_proxy_http_port")
+            || !binding.credentials.contains_key("onpremise_proxy_port")
+        {
+            "onpremise_proxy_http_port"
+        } else {
+            "onpremise_proxy_port"
+        };
+        let port_text = binding.string(port_key)?;
+        let proxy_port = port_text
+            .parse()
+            .map_err(|_| binding.error(port_key, &format!("'{port_text}' is not a port number")))?;
         Ok(Self {
             proxy_host: binding.string("onpremise_proxy_host")?,
             proxy_port,

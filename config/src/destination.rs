@@ -201,9 +201,14 @@ const SECRET_PROPERTIES: &[&str] = &[
 ];
 
 fn is_secret_property(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    // Extra headers and query parameters often carry API keys or tokens, so their values are
+    // hidden as a whole.
     SECRET_PROPERTIES.contains(&name)
-        || name.to_ascii_lowercase().contains("password")
-        || name.to_ascii_lowercase().contains("secret")
+        || lower.contains("password")
+        || lower.contains("secret")
+        || lower.contains(".headers.")
+        || lower.contains(".queries.")
 }
 
 impl fmt::Debug for Destination {
@@ -324,7 +329,9 @@ impl Destination {
                 ));
             }
         };
-        if proxy_type == ProxyType::OnPremise && !url.starts_with("http://") {
+        if proxy_type == ProxyType::OnPremise
+            && url::Url::parse(&url).is_ok_and(|parsed| parsed.scheme() != "http")
+        {
             // The connectivity proxy carries plain HTTP only; the Cloud Connector adds TLS
             // towards the backend if its mapping says so.
             return Err(fail(
@@ -523,13 +530,18 @@ pub fn parse_destinations(
 }
 
 fn check_url(url: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|error| format!("'{url}' is not a URL: {error}"))?;
-    if parsed.scheme() != "http" && parsed.scheme() != "https" {
-        return Err(format!("'{url}' must be an http or https URL"));
-    }
+    // The URL is not repeated in messages: it may carry credentials, and the destination and
+    // property named beside the message locate it.
+    let parsed = url::Url::parse(url).map_err(|error| format!("not a valid URL: {error}"))?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         // Credentials belong in User/Password, where they are treated as secrets.
         return Err("must not carry user or password; use the User and Password properties".into());
+    }
+    if parsed.scheme() != "http" && parsed.scheme() != "https" {
+        return Err(format!(
+            "must be an http or https URL, not {}",
+            parsed.scheme()
+        ));
     }
     Ok(())
 }

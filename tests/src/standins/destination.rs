@@ -438,8 +438,9 @@ async fn find_destination(
     response
 }
 
-/// The body of an error answer. The documentation gives only the status codes; the
-/// `ErrorMessage` field is the shape the live service is commonly seen answering with.
+/// The body of an error answer. The documentation gives only the status codes, not the body;
+/// `{"ErrorMessage": ...}` is how the live service is remembered to answer, unconfirmed by a
+/// published source, so clients under test should act on the status alone.
 fn service_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "ErrorMessage": message }))).into_response()
 }
