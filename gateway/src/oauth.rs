@@ -223,8 +223,9 @@ pub async fn request_token(
     })
 }
 
-/// The transport error without the URL, which the caller reports itself.
-fn transport_cause(error: &reqwest::Error) -> String {
+/// The transport error's cause chain without the URL, which callers report themselves (a URL's
+/// query may hold a key).
+pub(crate) fn transport_cause(error: &reqwest::Error) -> String {
     let mut text = if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_connect() {

@@ -834,7 +834,7 @@ impl Upstream {
             method: request.method.to_string(),
             url: shown_url.clone(),
             timeout: error.is_timeout(),
-            cause: transport_cause(&error),
+            cause: oauth::transport_cause(&error),
         };
         tracing::debug!(destination = name, method = %request.method, url = %shown_url, "upstream request");
         let mut response = builder.send().await.map_err(transport)?;
@@ -877,22 +877,4 @@ fn join_url(base: &str, path: &str) -> Result<url::Url, String> {
         _ => format!("{base}{path}"),
     };
     url::Url::parse(&joined).map_err(|error| format!("'{path}' does not make a valid URL: {error}"))
-}
-
-/// The transport error's chain without the URL, which callers report themselves.
-fn transport_cause(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
