@@ -2,7 +2,11 @@
 //! Connectivity credentials they yield, picking one binding among several, errors naming the
 //! binding and the credential, and secrets kept out of `Debug`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::TempFolder;
+
+use std::path::PathBuf;
 
 use bizgraph_config::binding::{bindings_from_folder, bindings_from_vcap, find_binding};
 use bizgraph_config::{Binding, ConnectivityCredentials, DestinationServiceCredentials};
@@ -488,49 +492,13 @@ fn debug_of_bindings_and_credentials_never_shows_secrets() {
     assert!(shown[0].contains("bizgraph-destination"), "{}", shown[0]);
 }
 
-/// A folder under the temp folder, removed when dropped.
-#[derive(Debug)]
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    fn new(case: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "bizgraph-config-bindings-{}-{case}",
-            std::process::id()
-        ));
-        // A leftover from an earlier run with the same process id would confuse the test.
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp folder");
-        Self(path)
-    }
-
-    /// Writes `files` (name, content) into the sub-folder `binding`.
-    fn binding(&self, binding: &str, files: &[(&str, &str)]) -> PathBuf {
-        let folder = self.0.join(binding);
-        std::fs::create_dir_all(&folder).expect("create the binding folder");
-        for (name, content) in files {
-            std::fs::write(folder.join(name), content).expect("write a binding file");
-        }
-        folder
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn kubernetes_binding_folders_yield_destination_and_connectivity_credentials() {
-    let root = TempFolder::new("layout");
+    let root = TempFolder::new("bindings", "layout");
     // As the SAP BTP service operator writes it: one file per key, values without quotes and
     // often with a trailing newline.
-    root.binding(
+    write_binding(
+        &root,
         "my-dest",
         &[
             ("type", "destination\n"),
@@ -550,7 +518,8 @@ fn kubernetes_binding_folders_yield_destination_and_connectivity_credentials() {
             (".metadata", r#"{"credentialProperties": []}"#),
         ],
     );
-    root.binding(
+    write_binding(
+        &root,
         "my-conn",
         &[
             ("type", "connectivity"),
@@ -565,7 +534,7 @@ fn kubernetes_binding_folders_yield_destination_and_connectivity_credentials() {
         ],
     );
     // Hidden folders (the `..data` of a mounted secret) are not bindings.
-    root.binding("..data", &[("clientid", "ignored")]);
+    write_binding(&root, "..data", &[("clientid", "ignored")]);
     std::fs::write(root.path().join("README"), "a file beside the folders")
         .expect("write a stray file");
 
@@ -619,17 +588,22 @@ fn kubernetes_binding_folders_yield_destination_and_connectivity_credentials() {
 
 #[test]
 fn kubernetes_binding_folder_may_name_its_service_in_a_label_file() {
-    let root = TempFolder::new("label");
-    root.binding("dest", &[("label", "destination"), ("uri", "https://u")]);
+    let root = TempFolder::new("bindings", "label");
+    write_binding(
+        &root,
+        "dest",
+        &[("label", "destination"), ("uri", "https://u")],
+    );
     let bindings = bindings_from_folder(root.path()).expect("a label file names the service");
     assert_eq!(only(&bindings, "destination").name, "dest");
 }
 
 #[test]
 fn rejects_a_kubernetes_binding_folder_without_type_naming_the_folder() {
-    let root = TempFolder::new("untyped");
-    root.binding("good", &[("type", "destination")]);
-    let broken = root.binding(
+    let root = TempFolder::new("bindings", "untyped");
+    write_binding(&root, "good", &[("type", "destination")]);
+    let broken = write_binding(
+        &root,
         "broken",
         &[("clientid", "c"), ("clientsecret", "untyped-secret-value")],
     );
@@ -648,10 +622,20 @@ fn rejects_a_kubernetes_binding_folder_without_type_naming_the_folder() {
 
 #[test]
 fn rejects_a_binding_root_that_does_not_exist_naming_it() {
-    let root = TempFolder::new("absent");
+    let root = TempFolder::new("bindings", "absent");
     let missing = root.path().join("no-such-root");
     let error = bindings_from_folder(&missing)
         .expect_err("an absent root is an error")
         .to_string();
     assert!(error.starts_with(&missing.display().to_string()), "{error}");
+}
+
+/// Writes `files` (name, content) into the sub-folder `binding` of `root`.
+fn write_binding(root: &TempFolder, binding: &str, files: &[(&str, &str)]) -> PathBuf {
+    let folder = root.path().join(binding);
+    std::fs::create_dir_all(&folder).expect("create the binding folder");
+    for (name, content) in files {
+        std::fs::write(folder.join(name), content).expect("write a binding file");
+    }
+    folder
 }

@@ -1,8 +1,12 @@
 //! The settings file: defaults, a complete file, errors naming the key and its line, paths made
 //! relative to the file's folder, and secrets kept out of `Debug`.
 
+mod common;
+
+use common::TempFolder;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bizgraph_config::Settings;
 use bizgraph_config::settings::{DestinationSource, IdentityMode};
@@ -419,36 +423,9 @@ fn debug_of_settings_never_shows_secrets() {
     assert!(!user.contains("alice-settings-password"), "{user}");
 }
 
-/// A folder under the temp folder, removed when dropped.
-#[derive(Debug)]
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    fn new(case: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "bizgraph-config-settings-{}-{case}",
-            std::process::id()
-        ));
-        // A leftover from an earlier run with the same process id would confuse the test.
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp folder");
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn load_rebases_relative_paths_onto_the_settings_folder_and_keeps_absolute_ones() {
-    let folder = TempFolder::new("rebase");
+    let folder = TempFolder::new("settings", "rebase");
     let etc = folder.path().join("etc");
     std::fs::create_dir_all(&etc).expect("create the settings folder");
     let absolute = folder.path().join("elsewhere").join("idp.pem");
@@ -507,7 +484,7 @@ fn load_rebases_relative_paths_onto_the_settings_folder_and_keeps_absolute_ones(
 
 #[test]
 fn load_leaves_unset_paths_unset() {
-    let folder = TempFolder::new("unset");
+    let folder = TempFolder::new("settings", "unset");
     let settings_file = folder.path().join("bizgraph.toml");
     std::fs::write(&settings_file, "[tokens]\nexpiry_margin_seconds = 30\n")
         .expect("write the settings file");
@@ -522,7 +499,7 @@ fn load_leaves_unset_paths_unset() {
 
 #[test]
 fn load_errors_name_the_file() {
-    let folder = TempFolder::new("errors");
+    let folder = TempFolder::new("settings", "errors");
     let absent = folder.path().join("absent.toml");
     let error = Settings::load(&absent)
         .expect_err("an absent file is an error")

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::identity::Caller;
 use crate::oauth::{self, TokenError};
-use crate::tokens::{CachedToken, Timed, TokenKey};
+use crate::tokens::{Timed, TokenKey};
 
 /// A token the Destination service obtained on the app's behalf (`authTokens[]`).
 #[derive(Clone)]
@@ -124,18 +124,6 @@ impl Destinations {
             service.forget(name, caller).await;
         }
     }
-
-    /// The names of a fixed list (the service cannot be listed without a user).
-    pub fn names(&self) -> Vec<String> {
-        match self {
-            Destinations::Fixed(list) => {
-                let mut names: Vec<_> = list.keys().cloned().collect();
-                names.sort();
-                names
-            }
-            Destinations::Service(_) => Vec::new(),
-        }
-    }
 }
 
 /// The Destination service client.
@@ -143,7 +131,9 @@ pub struct DestinationService {
     credentials: DestinationServiceCredentials,
     http: reqwest::Client,
     /// The service's own client-credentials token, one per tenant.
-    service_tokens: Timed<Option<Arc<str>>, CachedToken>,
+    service_tokens: Timed<Option<Arc<str>>>,
+    /// `{url}/oauth/token` of the binding, computed once.
+    token_endpoint: String,
     /// Found destinations by tenant, user (only for user-dependent ones) and name.
     found: moka::future::Cache<TokenKey, Arc<Found>>,
     ttl: Duration,
@@ -210,6 +200,7 @@ impl DestinationService {
         timeout: Duration,
     ) -> Self {
         Self {
+            token_endpoint: oauth::token_endpoint(&credentials.token_url),
             credentials,
             http,
             service_tokens: Timed::new(64),
@@ -276,12 +267,8 @@ impl DestinationService {
     }
 
     async fn service_token(&self, tenant: Option<&Arc<str>>) -> Result<Arc<str>, ResolveError> {
-        let token_url = format!(
-            "{}/oauth/token",
-            self.credentials.token_url.trim_end_matches('/')
-        );
         let client = oauth::Client {
-            token_url: &token_url,
+            token_url: &self.token_endpoint,
             client_id: Some(&self.credentials.client_id),
             client_secret: Some(&self.credentials.client_secret),
             headers: &[],
@@ -356,9 +343,8 @@ impl DestinationService {
             .await
             .map_err(|error| fail(format!("reading the answer failed: {error}")))?;
         if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            let text: String = text.chars().take(200).collect();
-            return Err(fail(format!("HTTP {}: {}", status.as_u16(), text.trim())));
+            let text = oauth::truncate(String::from_utf8_lossy(&body).trim());
+            return Err(fail(format!("HTTP {}: {text}", status.as_u16())));
         }
         let parsed: FindResponse = serde_json::from_slice(&body).map_err(|error| {
             fail(format!(

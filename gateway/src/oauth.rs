@@ -115,6 +115,17 @@ struct ErrorResponse {
     error_description: Option<String>,
 }
 
+/// The token endpoint below a binding's token service URL: bindings name the service's base, and
+/// the endpoint is `/oauth/token` under it (a URL that already ends so is taken as it is).
+pub fn token_endpoint(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if base.ends_with("/oauth/token") {
+        base.to_owned()
+    } else {
+        format!("{base}/oauth/token")
+    }
+}
+
 /// Requests a token with the given grant fields.
 pub async fn request_token(
     http: &reqwest::Client,
@@ -242,7 +253,7 @@ pub(crate) fn transport_cause(error: &reqwest::Error) -> String {
     text
 }
 
-fn truncate(text: &str) -> String {
+pub(crate) fn truncate(text: &str) -> String {
     if text.len() <= MAX_ERROR_TEXT {
         return text.to_owned();
     }

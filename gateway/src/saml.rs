@@ -153,11 +153,6 @@ impl SigningKey {
             certificate_der,
         })
     }
-
-    /// The DER encoding of the certificate that is embedded in signatures.
-    pub fn certificate_der(&self) -> &[u8] {
-        &self.certificate_der
-    }
 }
 
 /// The contents of one assertion; each field maps to a property of the BTP destination.

@@ -119,11 +119,21 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
         .authenticate(authorization)
         .await
         .map_err(|error: AuthError| {
-            let mut answer = AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                error.to_string(),
-            );
+            // The caller is not at fault when the identity provider's keys cannot be fetched:
+            // that is 503, so clients retry instead of asking the user to sign in again.
+            if let AuthError::Jwt(jwt) = &error
+                && jwt.is_unavailable()
+            {
+                let answer = AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "IDENTITY_PROVIDER_UNAVAILABLE",
+                    error.to_string(),
+                );
+                tracing::warn!(trace_id = %answer.trace_id, error = %answer.message, "cannot verify callers");
+                return answer;
+            }
+            let mut answer =
+                AppError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", error.to_string());
             answer.challenge = Some(state.authenticator.challenge());
             tracing::info!(trace_id = %answer.trace_id, error = %answer.message, "caller rejected");
             answer
@@ -132,14 +142,12 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
 
 /// Request headers passed on to backends: content negotiation, conditions and OData versions.
 /// Credentials, cookies and hop-by-hop headers stay here.
-const FORWARDED_REQUEST_HEADERS: &[header::HeaderName] = &[
-    header::ACCEPT,
-    header::ACCEPT_LANGUAGE,
-    header::CONTENT_TYPE,
-    header::IF_MATCH,
-    header::IF_NONE_MATCH,
-];
-const FORWARDED_REQUEST_HEADER_NAMES: &[&str] = &[
+const FORWARDED_REQUEST_HEADERS: &[&str] = &[
+    "accept",
+    "accept-language",
+    "content-type",
+    "if-match",
+    "if-none-match",
     "prefer",
     "odata-version",
     "odata-maxversion",
@@ -186,9 +194,7 @@ async fn forward(
     }
     let mut forwarded = Vec::new();
     for (name, value) in &headers {
-        if FORWARDED_REQUEST_HEADERS.contains(name)
-            || FORWARDED_REQUEST_HEADER_NAMES.contains(&name.as_str())
-        {
+        if FORWARDED_REQUEST_HEADERS.contains(&name.as_str()) {
             forwarded.push((name.clone(), value.clone()));
         }
     }

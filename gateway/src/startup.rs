@@ -265,7 +265,7 @@ fn connectivity(
                 }
             };
             ProxyAuth::Bearer {
-                token_url: oauth_token_url(token_url),
+                token_url: crate::oauth::token_endpoint(token_url),
                 client_id,
                 client_secret,
             }
@@ -292,18 +292,9 @@ fn connectivity(
     Ok(Some(Connectivity {
         proxy,
         auth: ProxyAuth::Bearer {
-            token_url: oauth_token_url(&credentials.token_url),
+            token_url: crate::oauth::token_endpoint(&credentials.token_url),
             client_id: credentials.client_id,
             client_secret: credentials.client_secret,
         },
     }))
-}
-
-/// Binding URLs name the token service's base; the endpoint is `/oauth/token` below it.
-fn oauth_token_url(base: &str) -> String {
-    if base.trim_end_matches('/').ends_with("/oauth/token") {
-        base.to_owned()
-    } else {
-        format!("{}/oauth/token", base.trim_end_matches('/'))
-    }
 }

@@ -60,17 +60,17 @@ impl<K> moka::Expiry<K, Arc<CachedToken>> for RefreshAt {
 }
 
 /// A bounded cache of tokens that expire on their own schedule.
-pub struct Timed<K, V = CachedToken> {
-    cache: moka::future::Cache<K, Arc<V>>,
+pub struct Timed<K> {
+    cache: moka::future::Cache<K, Arc<CachedToken>>,
 }
 
-impl<K, V> std::fmt::Debug for Timed<K, V> {
+impl<K> std::fmt::Debug for Timed<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Timed").finish_non_exhaustive()
     }
 }
 
-impl<K> Timed<K, CachedToken>
+impl<K> Timed<K>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {

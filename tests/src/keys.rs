@@ -105,10 +105,7 @@ pub fn p256(dir: &Path, name: &str) -> Result<EcMaterial> {
 
 /// A fresh folder under the target directory for one test's files.
 pub fn scratch_dir(test: &str) -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("bizgraph-{test}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("bizgraph-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bizgraph_gateway::startup::Environment;
 use bizgraph_tests::gateway::{Gateway, write_file};
 use bizgraph_tests::idp::Idp;
-use bizgraph_tests::keys::{self, RsaMaterial};
+use bizgraph_tests::keys;
 use bizgraph_tests::standins::{
     EchoBackend, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_SAML2_BEARER, Mode, SamlTrust,
     TokenEndpoint, TokenEndpointConfig, http_client,
@@ -32,7 +32,6 @@ struct World {
     _proxy: Tinyproxy,
     gateway: Gateway,
     http: reqwest::Client,
-    saml_key: RsaMaterial,
 }
 
 /// `open` accepts any request; `checked` only tokens the endpoint issued and has not revoked.
@@ -183,7 +182,6 @@ audiences = ["{AUDIENCE}"]
             _proxy: proxy,
             gateway,
             http: http_client()?,
-            saml_key,
         })
     }
 
@@ -312,7 +310,6 @@ async fn each_authentication_type_puts_exactly_the_right_headers() -> anyhow::Re
     assert!(world.tokens.issued().iter().any(|(_, grant)| {
         grant.client_id == "connectivity-client" && grant.grant_type == GRANT_CLIENT_CREDENTIALS
     }));
-    let _ = &world.saml_key;
     Ok(())
 }
 

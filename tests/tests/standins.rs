@@ -41,6 +41,26 @@ fn now() -> i64 {
 }
 
 /// Posts a token request and returns the status and the body as text.
+/// A client-credentials access token for a registered client.
+async fn client_credentials_token(
+    client: &reqwest::Client,
+    endpoint: &TokenEndpoint,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<String> {
+    let (_, _, body) = post_token(
+        client,
+        endpoint,
+        Some((client_id, client_secret)),
+        &[("grant_type", GRANT_CLIENT_CREDENTIALS)],
+    )
+    .await?;
+    Ok(json(&body)?["access_token"]
+        .as_str()
+        .context("access_token")?
+        .to_owned())
+}
+
 async fn post_token(
     client: &reqwest::Client,
     endpoint: &TokenEndpoint,
@@ -305,17 +325,7 @@ async fn echo_backend_refuses_unknown_and_revoked_tokens() -> Result<()> {
         TokenEndpoint::start(TokenEndpointConfig::default().client("app", "s3cret")).await?;
     let backend = EchoBackend::start_checking(&endpoint).await?;
     let client = standins::http_client()?;
-    let (_, _, body) = post_token(
-        &client,
-        &endpoint,
-        Some(("app", "s3cret")),
-        &[("grant_type", GRANT_CLIENT_CREDENTIALS)],
-    )
-    .await?;
-    let token = json(&body)?["access_token"]
-        .as_str()
-        .context("access_token")?
-        .to_owned();
+    let token = client_credentials_token(&client, &endpoint, "app", "s3cret").await?;
     let url = backend.base_url.join("data")?;
     let get = |bearer: Option<String>| {
         let mut request = client.get(url.clone());
@@ -337,17 +347,7 @@ async fn echo_backend_refuses_unknown_and_revoked_tokens() -> Result<()> {
     ensure!(refused.status() == StatusCode::UNAUTHORIZED);
     ensure!(refused.headers().get("www-authenticate").is_some());
 
-    let (_, _, body) = post_token(
-        &client,
-        &endpoint,
-        Some(("app", "s3cret")),
-        &[("grant_type", GRANT_CLIENT_CREDENTIALS)],
-    )
-    .await?;
-    let fresh = json(&body)?["access_token"]
-        .as_str()
-        .context("access_token")?
-        .to_owned();
+    let fresh = client_credentials_token(&client, &endpoint, "app", "s3cret").await?;
     backend.set_always_unauthorized(true);
     ensure!(get(Some(fresh.clone())).await?.status() == StatusCode::UNAUTHORIZED);
     backend.set_always_unauthorized(false);
@@ -529,7 +529,8 @@ async fn destination_service_finds_destinations_and_fetches_tokens() -> Result<(
         "test",
         "pass12345",
     ));
-    service.add_destination(Destination::oauth2_client_credentials(
+    service.add_destination(Destination::oauth2(
+        "OAuth2ClientCredentials",
         "technical",
         "https://cc.example",
         &token_url,
@@ -537,7 +538,8 @@ async fn destination_service_finds_destinations_and_fetches_tokens() -> Result<(
         "backend-secret",
     ));
     service.add_destination(
-        Destination::oauth2_jwt_bearer(
+        Destination::oauth2(
+            "OAuth2JWTBearer",
             "user",
             "http://onprem.virtual:44300",
             &token_url,

@@ -61,61 +61,9 @@ impl Destination {
             .with("Password", password)
     }
 
-    /// `OAuth2ClientCredentials`: a technical token from `tokenServiceURL`.
-    pub fn oauth2_client_credentials(
-        name: &str,
-        url: &str,
-        token_service_url: &str,
-        client_id: &str,
-        client_secret: &str,
-    ) -> Self {
-        Self::oauth2(
-            "OAuth2ClientCredentials",
-            name,
-            url,
-            token_service_url,
-            client_id,
-            client_secret,
-        )
-    }
-
-    /// `OAuth2JWTBearer`: the user JWT exchanged with the JWT bearer grant.
-    pub fn oauth2_jwt_bearer(
-        name: &str,
-        url: &str,
-        token_service_url: &str,
-        client_id: &str,
-        client_secret: &str,
-    ) -> Self {
-        Self::oauth2(
-            "OAuth2JWTBearer",
-            name,
-            url,
-            token_service_url,
-            client_id,
-            client_secret,
-        )
-    }
-
-    /// `OAuth2UserTokenExchange`: the user JWT exchanged for one of the target's OAuth client.
-    pub fn oauth2_user_token_exchange(
-        name: &str,
-        url: &str,
-        token_service_url: &str,
-        client_id: &str,
-        client_secret: &str,
-    ) -> Self {
-        Self::oauth2(
-            "OAuth2UserTokenExchange",
-            name,
-            url,
-            token_service_url,
-            client_id,
-            client_secret,
-        )
-    }
-
-    fn oauth2(
+    /// An OAuth2 destination (`OAuth2ClientCredentials`, `OAuth2JWTBearer`,
+    /// `OAuth2UserTokenExchange`) whose token comes from `tokenServiceURL` for this client.
+    pub fn oauth2(
         authentication: &str,
         name: &str,
         url: &str,
