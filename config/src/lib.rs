@@ -7,6 +7,7 @@
 
 pub mod binding;
 pub mod destination;
+pub mod graph;
 pub mod settings;
 
 use std::fmt;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::graph::Graph;
 use crate::{ConfigError, Secret};
 
 /// The whole settings file.
@@ -26,6 +27,8 @@ pub struct Settings {
     pub identity: Identity,
     /// Calls to backends.
     pub upstream: Upstream,
+    /// The business graph: data sources, cross-source associations and query limits.
+    pub graph: Graph,
 }
 
 /// The HTTP server.
@@ -243,7 +246,7 @@ impl Default for Upstream {
 impl Settings {
     /// Parses settings from TOML text; `place` names the file in errors.
     pub fn from_toml(text: &str, place: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|error| {
+        let settings: Settings = toml::from_str(text).map_err(|error| {
             let (line, column) = error
                 .span()
                 .map(|span| line_column(text, span.start))
@@ -254,7 +257,74 @@ impl Settings {
                 column,
                 message: error.message().to_owned(),
             }
-        })
+        })?;
+        settings.check_graph(place)?;
+        Ok(settings)
+    }
+
+    /// Checks what the types cannot: names present and unique, association pairs complete.
+    fn check_graph(&self, place: &str) -> Result<(), ConfigError> {
+        let fail = |key: String, message: &str| {
+            Err(ConfigError::Settings {
+                place: place.to_owned(),
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (index, source) in self.graph.data_sources.iter().enumerate() {
+            let key = format!("graph.data_sources[{index}]");
+            let legal = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+            if source.name.is_empty() || !source.name.chars().all(legal) {
+                return fail(
+                    format!("{key}.name"),
+                    "a data source needs a name of letters, digits, '_' and '.' (like sap.s4)",
+                );
+            }
+            if !seen.insert(source.name.as_str()) {
+                return fail(
+                    format!("{key}.name"),
+                    &format!("data source '{}' is defined twice", source.name),
+                );
+            }
+            if source.services.is_empty() {
+                return fail(format!("{key}.services"), "a data source needs a service");
+            }
+            for (at, service) in source.services.iter().enumerate() {
+                if service.destination.is_empty() {
+                    return fail(
+                        format!("{key}.services[{at}].destination"),
+                        "a service needs a destination",
+                    );
+                }
+            }
+        }
+        for (index, association) in self.graph.associations.iter().enumerate() {
+            let key = format!("graph.associations[{index}]");
+            for (field, value) in [
+                ("from", &association.from),
+                ("to", &association.to),
+                ("name", &association.name),
+            ] {
+                if value.is_empty() {
+                    return fail(format!("{key}.{field}"), "missing");
+                }
+            }
+            let sources =
+                usize::from(association.property.is_some()) + association.properties.len();
+            let targets = usize::from(association.key.is_some()) + association.keys.len();
+            if sources == 0 || sources != targets {
+                return fail(
+                    key,
+                    "an association joins on as many target keys (key/keys) as source properties (property/properties), at least one",
+                );
+            }
+        }
+        let limits = &self.graph.limits;
+        if limits.max_depth == 0 || limits.max_nodes == 0 || limits.max_top == 0 {
+            return fail("graph.limits".to_owned(), "limits must be above 0");
+        }
+        Ok(())
     }
 
     /// Reads settings from a file and makes relative paths in it relative to the file's folder.

@@ -28,6 +28,8 @@ pub struct Caller {
     pub jwt: Option<Arc<str>>,
     /// All claims of the JWT (for `userIdSource`).
     pub claims: Arc<Map<String, Value>>,
+    /// The caller's own `Authorization` header, for destinations with `forwardAuthToken`.
+    pub credential: Option<Secret>,
 }
 
 impl std::fmt::Debug for Caller {
@@ -57,6 +59,7 @@ impl Caller {
             email: email.map(Arc::from),
             jwt: None,
             claims: Arc::new(claims),
+            credential: None,
         }
     }
 
@@ -77,6 +80,7 @@ impl From<crate::jwt::Identity> for Caller {
             tenant: identity.tenant.map(Arc::from),
             user: Arc::from(identity.user),
             email: identity.email.map(Arc::from),
+            credential: Some(Secret::new(format!("Bearer {}", identity.token))),
             jwt: Some(identity.token),
             claims: Arc::new(identity.claims),
         }
@@ -243,7 +247,9 @@ impl Authenticator {
                 if !constant_time_eq(user.password.expose().as_bytes(), password.as_bytes()) {
                     return Err(AuthError::BadPassword);
                 }
-                Ok(user.caller.clone())
+                let mut caller = user.caller.clone();
+                caller.credential = Some(Secret::new(authorization));
+                Ok(caller)
             }
         }
     }

@@ -669,7 +669,7 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, 
 }
 
 fn is_leap_year(year: u64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// Seconds since 1970 as an RFC 3339 UTC timestamp. Dates are bounded by the year 9999, so
@@ -725,15 +725,15 @@ fn identity(
     if now >= exp.saturating_add(leeway) {
         return Err(JwtError::Expired(format_unix(exp)));
     }
-    if let Some(nbf) = numeric_date(&claims, "nbf")? {
-        if nbf > now.saturating_add(leeway) {
-            return Err(JwtError::NotYetValid(format_unix(nbf)));
-        }
+    if let Some(nbf) = numeric_date(&claims, "nbf")?
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(JwtError::NotYetValid(format_unix(nbf)));
     }
-    if let Some(iat) = numeric_date(&claims, "iat")? {
-        if iat > now.saturating_add(leeway) {
-            return Err(JwtError::IssuedInFuture(format_unix(iat)));
-        }
+    if let Some(iat) = numeric_date(&claims, "iat")?
+        && iat > now.saturating_add(leeway)
+    {
+        return Err(JwtError::IssuedInFuture(format_unix(iat)));
     }
     if let Some(expected) = &settings.issuer {
         match claims.get("iss") {

@@ -4,6 +4,9 @@
 //! the HTTP server and the `metadata inspect` report; GraphQL and OData endpoints follow.
 
 pub mod destinations;
+pub mod execute;
+pub mod graph;
+pub mod graphql_http;
 pub mod identity;
 pub mod inspect;
 pub mod jwt;
@@ -13,3 +16,4 @@ pub mod server;
 pub mod startup;
 pub mod tokens;
 pub mod upstream;
+pub mod wire;

@@ -3,7 +3,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use bizgraph_gateway::server::AppState;
+use bizgraph_gateway::startup::Environment;
 use clap::{Parser, Subcommand};
 
 /// bizgraph: one graph over many OData services.
@@ -24,6 +28,31 @@ enum Command {
         /// Listen here instead of the settings' `server.listen`.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+    },
+    /// Load the graph once: resolve destinations, fetch and compose every `$metadata`, print each
+    /// source's state and the schema's size. Exits non-zero when anything was left out.
+    Check {
+        /// The settings file (TOML).
+        #[arg(long, short)]
+        config: std::path::PathBuf,
+    },
+    /// Print the composed GraphQL schema (SDL).
+    Schema {
+        /// The settings file (TOML).
+        #[arg(long, short)]
+        config: std::path::PathBuf,
+    },
+    /// Print the backend requests a GraphQL query compiles into, without running them.
+    Plan {
+        /// The settings file (TOML).
+        #[arg(long, short)]
+        config: std::path::PathBuf,
+        /// The GraphQL query, or @FILE to read it from a file.
+        #[arg(long, short)]
+        query: String,
+        /// Variables as JSON.
+        #[arg(long)]
+        variables: Option<String>,
     },
     /// Work with OData `$metadata` documents.
     Metadata {
@@ -61,6 +90,13 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve { config, listen } => serve(&config, listen),
+        Command::Check { config } => check(&config),
+        Command::Schema { config } => schema(&config),
+        Command::Plan {
+            config,
+            query,
+            variables,
+        } => plan(&config, &query, variables.as_deref()),
         Command::Metadata {
             command:
                 MetadataCommand::Inspect {
@@ -102,40 +138,170 @@ fn inspect(source: &str, json: bool, timeout: Duration) -> anyhow::Result<std::p
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+fn logging(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BIZGRAPH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Loads settings and the graph once.
+async fn load(config: &Path) -> anyhow::Result<Arc<AppState>> {
+    let settings = bizgraph_config::Settings::load(config)?;
+    let state = bizgraph_gateway::startup::start(&settings, &Environment::from_process()).await?;
+    Ok(Arc::new(state))
+}
+
+fn check(config: &Path) -> anyhow::Result<std::process::ExitCode> {
+    logging("error");
+    runtime()?.block_on(async {
+        let state = load(config).await?;
+        let generation = state.graph.current();
+        let mut failed = false;
+        for source in &generation.sources {
+            println!("{} {:?}", source.name, source.state);
+            for service in &source.services {
+                let place = service
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| format!("{}{}", service.destination, service.path));
+                match &service.error {
+                    None => println!(
+                        "  ok      {} {place}: OData {}, {} entity sets{}",
+                        service.destination,
+                        service.version.as_deref().unwrap_or("?"),
+                        service.entity_sets,
+                        if service.metadata_errors > 0 {
+                            format!(", {} metadata errors", service.metadata_errors)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    Some(error) => {
+                        failed = true;
+                        println!("  FAILED  {} {place}: {error}", service.destination);
+                    }
+                }
+            }
+        }
+        for finding in &generation.findings {
+            if finding.level == bizgraph_schema::compose::Level::Warning {
+                failed = true;
+            }
+            println!("{finding}");
+        }
+        let size = generation.size();
+        println!(
+            "graph: {} namespaces, {} services, {} entities, {} fields, {} relations, {} operations; SDL {} bytes",
+            size.namespaces,
+            size.services,
+            size.entities,
+            size.fields,
+            size.relations,
+            size.operations,
+            generation.schema.sdl().len()
+        );
+        Ok(if failed {
+            std::process::ExitCode::FAILURE
+        } else {
+            std::process::ExitCode::SUCCESS
+        })
+    })
+}
+
+fn schema(config: &Path) -> anyhow::Result<std::process::ExitCode> {
+    logging("warn");
+    runtime()?.block_on(async {
+        let state = load(config).await?;
+        print!("{}", state.graph.current().schema.sdl());
+        Ok(std::process::ExitCode::SUCCESS)
+    })
+}
+
+fn plan(
+    config: &Path,
+    query: &str,
+    variables: Option<&str>,
+) -> anyhow::Result<std::process::ExitCode> {
+    logging("warn");
+    let query = match query.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?,
+        None => query.to_owned(),
+    };
+    let variables = match variables {
+        Some(text) => Some(serde_json::from_str(text).context("--variables is not JSON")?),
+        None => None,
+    };
+    runtime()?.block_on(async {
+        let state = load(config).await?;
+        let generation = state.graph.current();
+        let (plans, errors) =
+            bizgraph_gateway::graphql_http::plans(&generation, &query, variables).await;
+        for plan in &plans {
+            print!("{plan}");
+        }
+        for error in &errors {
+            eprintln!("error: {error}");
+        }
+        Ok(if errors.is_empty() {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::FAILURE
+        })
+    })
+}
+
 fn serve(
     config: &Path,
     listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<std::process::ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BIZGRAPH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging("info");
     let settings = bizgraph_config::Settings::load(config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let state = bizgraph_gateway::startup::build(
-            &settings,
-            &bizgraph_gateway::startup::Environment::from_process(),
-        )?;
+    runtime()?.block_on(async {
+        let state = Arc::new(
+            bizgraph_gateway::startup::start(&settings, &Environment::from_process()).await?,
+        );
         let address = listen.unwrap_or(settings.server.listen);
+        run_server(state, address).await
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Serves until Ctrl-C, refreshing the graph on the configured interval.
+async fn run_server(state: Arc<AppState>, address: std::net::SocketAddr) -> anyhow::Result<()> {
+    if let Some(interval) = state.graph.refresh_interval() {
+        let refresher = state.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                refresher.graph.refresh(&refresher.upstream).await;
+            }
+        });
+    }
+    {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("listening on {address}"))?;
         tracing::info!(address = %listener.local_addr()?, "bizgraph listening");
-        let app = bizgraph_gateway::server::app(std::sync::Arc::new(state));
+        let app = bizgraph_gateway::server::app(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
             .context("serving")?;
-        anyhow::Ok(())
-    })?;
-    Ok(std::process::ExitCode::SUCCESS)
+    }
+    Ok(())
 }

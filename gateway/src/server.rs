@@ -10,10 +10,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use serde_json::json;
 
+use crate::execute::CsrfTokens;
+use crate::graph::GraphRuntime;
+use crate::graphql_http;
 use crate::identity::{AuthError, Authenticator, Caller};
 use crate::upstream::{CallError, Request, Upstream};
 
@@ -21,11 +24,15 @@ use crate::upstream::{CallError, Request, Upstream};
 #[derive(Debug)]
 pub struct AppState {
     /// The upstream client.
-    pub upstream: Upstream,
+    pub upstream: Arc<Upstream>,
     /// How callers are identified.
     pub authenticator: Authenticator,
     /// Largest request body accepted.
     pub body_limit: usize,
+    /// The composed graph being served.
+    pub graph: Arc<GraphRuntime>,
+    /// CSRF tokens of SAP backends, per user and destination.
+    pub csrf: CsrfTokens,
 }
 
 /// Builds the router.
@@ -33,6 +40,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     let body_limit = state.body_limit;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(graphql_http::readyz))
+        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/admin/refresh", post(graphql_http::refresh))
         .route("/api/{destination}", any(forward))
         .route("/api/{destination}/{*rest}", any(forward))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -50,7 +60,8 @@ pub struct AppError {
 }
 
 impl AppError {
-    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
+    /// An error answer with a fresh trace id.
+    pub fn new(status: StatusCode, code: &'static str, message: String) -> Self {
         Self {
             status,
             code,
@@ -102,7 +113,8 @@ impl From<CallError> for AppError {
     }
 }
 
-fn trace_id() -> String {
+/// A fresh random trace id (32 hex digits).
+pub fn trace_id() -> String {
     let mut bytes = [0u8; 16];
     // A failing system random source leaves zeros: the id then only loses its uniqueness.
     let _ = SystemRandom::new().fill(&mut bytes);

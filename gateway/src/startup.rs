@@ -15,6 +15,8 @@ use bizgraph_config::{
 use thiserror::Error;
 
 use crate::destinations::{DestinationService, Destinations};
+use crate::execute::CsrfTokens;
+use crate::graph::GraphRuntime;
 use crate::identity::{AuthSetupError, Authenticator};
 use crate::saml::{SamlError, SigningKey};
 use crate::server::AppState;
@@ -199,7 +201,7 @@ pub fn build(settings: &Settings, environment: &Environment) -> Result<AppState,
         saml_issuer: settings.saml.issuer.clone(),
         saml_lifetime: Duration::from_secs(settings.saml.assertion_lifetime_seconds.max(1)),
     };
-    let upstream = Upstream::new(destinations, connectivity, saml_key, limits)?;
+    let upstream = Arc::new(Upstream::new(destinations, connectivity, saml_key, limits)?);
     let authenticator = Authenticator::from_settings(&settings.identity, http)?;
     if matches!(authenticator, Authenticator::Development(_)) {
         tracing::warn!(
@@ -210,7 +212,22 @@ pub fn build(settings: &Settings, environment: &Environment) -> Result<AppState,
         upstream,
         authenticator,
         body_limit: settings.server.body_limit_bytes,
+        graph: Arc::new(GraphRuntime::new(settings.graph.clone())),
+        csrf: CsrfTokens::default(),
     })
+}
+
+/// Builds the state and loads the graph: every `$metadata` fetched, parsed and composed. A
+/// source that fails is reported in the graph's state; it never stops the start.
+pub async fn start(
+    settings: &Settings,
+    environment: &Environment,
+) -> Result<AppState, StartupError> {
+    let state = build(settings, environment)?;
+    if !settings.graph.data_sources.is_empty() {
+        state.graph.refresh(&state.upstream).await;
+    }
+    Ok(state)
 }
 
 fn connectivity(

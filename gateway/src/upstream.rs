@@ -374,6 +374,18 @@ impl Upstream {
         })
     }
 
+    /// The URL of a destination from a fixed list, without credentials, for reports; `None` for
+    /// destinations that only the Destination service knows.
+    pub async fn destination_url(&self, name: &str) -> Option<String> {
+        let Destinations::Fixed(list) = &self.destinations else {
+            return None;
+        };
+        let mut url = url::Url::parse(list.get(name)?.destination.url.as_str()).ok()?;
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        Some(url.to_string())
+    }
+
     /// Sends a request to a destination as a caller. A 401 from the backend drops the token used
     /// and retries once with a fresh one.
     pub async fn send(
@@ -428,6 +440,24 @@ impl Upstream {
                 })
         };
         let mut headers = Vec::new();
+        if matches!(authentication, Authentication::NoAuthentication)
+            && destination.property("forwardAuthToken") == Some("true")
+        {
+            // BTP's `forwardAuthToken`: the backend trusts the same identity provider, so the
+            // caller's own credential goes along unchanged; without a caller there is none.
+            let credential =
+                caller
+                    .and_then(|c| c.credential.as_ref())
+                    .ok_or(CallError::UserRequired {
+                        destination: name.to_owned(),
+                        authentication: "NoAuthentication with forwardAuthToken",
+                    })?;
+            headers.extend(header("authorization", credential.expose()));
+            return Ok(Grant {
+                headers,
+                evict: Evict::Nothing,
+            });
+        }
         if let Authentication::PrincipalPropagation = authentication {
             // The Cloud Connector maps the user's token to a backend identity; the backend sees
             // no Authorization header from us.

@@ -1,6 +1,7 @@
 //! End-to-end suites for bizgraph: protocol-faithful stand-ins for SAP-only cloud services,
 //! launchers for real third-party parts (tinyproxy, Python signxml), and test keys.
 
+pub mod cap;
 pub mod gateway;
 pub mod idp;
 pub mod keys;

@@ -548,10 +548,11 @@ fn authenticate(
                 ));
             }
             let decoded_id = form_decode(&id);
-            if let Some(form_id) = field(form, "client_id") {
-                if form_id != id && form_id != decoded_id {
-                    return Err(invalid_client("client_id differs from the Basic user"));
-                }
+            if let Some(form_id) = field(form, "client_id")
+                && form_id != id
+                && form_id != decoded_id
+            {
+                return Err(invalid_client("client_id differs from the Basic user"));
             }
             // RFC 6749 section 2.3.1 form-encodes both parts before Basic encoding, while many
             // clients do not; both readings are tried.

@@ -1,0 +1,961 @@
+//! Plan execution: requests to the backends as the caller, answers read into the canonical JSON
+//! the GraphQL resolvers expect, cross-source joins batched per level and joined back, writes
+//! with SAP's CSRF handshake.
+//!
+//! Invariants: one request per backend per level (plus server-driven pages and URL-length
+//! chunks of one batch); a failing join marks only its own field; nothing here logs a credential.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use bizgraph_schema::edm::{Dialect, EdmType};
+use bizgraph_schema::execute::{
+    BoxFuture, COUNT_KEY, ERROR_KEY, ETAG_KEY, ExecError, Execute, NODES_KEY, RELATION_PREFIX,
+    Write, WriteKind,
+};
+use bizgraph_schema::literal;
+use bizgraph_schema::model::{FieldKind, Graph};
+use bizgraph_schema::plan::{Fetch, Join, Plan, PlanLimits, Shape};
+use serde_json::{Map, Value, json};
+
+use crate::identity::Caller;
+use crate::upstream::{CallError, Request, Response, Upstream};
+use crate::wire;
+
+/// Tenant, user and destination: whose CSRF token it is.
+type CsrfKey = (Option<Arc<str>>, Arc<str>, String);
+
+/// CSRF tokens (with the session cookies they belong to) per tenant, user and destination.
+#[derive(Debug, Clone)]
+pub struct CsrfTokens {
+    cache: moka::future::Cache<CsrfKey, Arc<CsrfToken>>,
+}
+
+#[derive(Debug)]
+struct CsrfToken {
+    token: String,
+    cookies: Option<String>,
+}
+
+impl Default for CsrfTokens {
+    fn default() -> Self {
+        CsrfTokens {
+            cache: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                // SAP Gateway sessions end after 30 minutes of inactivity by default.
+                .time_to_idle(Duration::from_secs(25 * 60))
+                .build(),
+        }
+    }
+}
+
+/// Runs plans for one caller.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    /// The upstream client.
+    pub upstream: Arc<Upstream>,
+    /// The caller.
+    pub caller: Caller,
+    /// The request's trace id.
+    pub trace_id: String,
+    /// Planner limits (page sizes of joins).
+    pub limits: PlanLimits,
+    /// CSRF tokens.
+    pub csrf: CsrfTokens,
+}
+
+impl Execute for Executor {
+    fn read<'a>(
+        &'a self,
+        graph: &'a Graph,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Result<Value, ExecError>> {
+        Box::pin(self.run_read(graph, plan))
+    }
+
+    fn write<'a>(
+        &'a self,
+        graph: &'a Graph,
+        write: &'a Write,
+    ) -> BoxFuture<'a, Result<Value, ExecError>> {
+        Box::pin(self.run_write(graph, write))
+    }
+}
+
+impl Executor {
+    fn error(&self, graph: &Graph, fetch_service: usize, code: &str, message: String) -> ExecError {
+        let service = &graph.services[fetch_service];
+        ExecError {
+            code: code.to_owned(),
+            message,
+            backend: Some(graph.namespaces[service.namespace].name.clone()),
+            status: None,
+            backend_message: None,
+            trace_id: Some(self.trace_id.clone()),
+        }
+    }
+
+    fn call_error(&self, graph: &Graph, service: usize, error: CallError) -> ExecError {
+        let code = match &error {
+            CallError::Transport { timeout: true, .. } => "BACKEND_TIMEOUT",
+            CallError::Transport { .. } | CallError::ProxyRejected { .. } => "BACKEND_UNAVAILABLE",
+            CallError::Unauthorized { .. } => "BACKEND_UNAUTHORIZED",
+            CallError::UserRequired { .. } | CallError::JwtRequired { .. } => "UNAUTHENTICATED",
+            CallError::TooLarge { .. } => "BACKEND_RESPONSE_TOO_LARGE",
+            _ => "BACKEND_UNAVAILABLE",
+        };
+        let namespace = &graph.namespaces[graph.services[service].namespace].name;
+        let mut answer = self.error(graph, service, code, format!("[{namespace}] {error}"));
+        answer.status = Some(error.status());
+        tracing::warn!(trace_id = %self.trace_id, backend = %namespace, code, error = %error, "backend call failed");
+        answer
+    }
+
+    /// An error for a non-2xx answer, carrying the backend's own message.
+    fn status_error(
+        &self,
+        graph: &Graph,
+        service: usize,
+        what: &str,
+        response: &Response,
+    ) -> ExecError {
+        let backend = wire::parse_error(&response.body);
+        let code = match response.status {
+            400 => "BACKEND_BAD_REQUEST",
+            401 | 403 => "FORBIDDEN",
+            404 => "NOT_FOUND",
+            409 => "CONFLICT",
+            412 => "PRECONDITION_FAILED",
+            501 => "NOT_SUPPORTED",
+            _ => "BACKEND_ERROR",
+        };
+        let namespace = &graph.namespaces[graph.services[service].namespace].name;
+        let detail = backend
+            .as_ref()
+            .map(|b| format!(": {}", b.message))
+            .unwrap_or_default();
+        let mut error = self.error(
+            graph,
+            service,
+            code,
+            format!("[{namespace}] {what}: HTTP {}{detail}", response.status),
+        );
+        error.status = Some(response.status);
+        error.backend_message = backend.map(|b| b.message);
+        tracing::info!(trace_id = %self.trace_id, backend = %namespace, status = response.status, what, "backend answered an error");
+        error
+    }
+
+    async fn get(
+        &self,
+        graph: &Graph,
+        service: usize,
+        path: String,
+    ) -> Result<Response, ExecError> {
+        let definition = &graph.services[service];
+        let accept = match definition.dialect {
+            // Decimal and Int64 as strings, so no digit is lost on the way (OData JSON Format
+            // 4.01 section 3.2).
+            Dialect::V4 => "application/json;IEEE754Compatible=true",
+            Dialect::V2 => "application/json",
+        };
+        let request = Request {
+            method: Method::GET,
+            path,
+            headers: vec![(header::ACCEPT, HeaderValue::from_static(accept))],
+            body: Default::default(),
+        };
+        tracing::debug!(trace_id = %self.trace_id, destination = %definition.destination, path = %request.path, "backend request");
+        self.upstream
+            .send(&definition.destination, Some(&self.caller), &request)
+            .await
+            .map_err(|error| self.call_error(graph, service, error))
+    }
+
+    async fn run_read(&self, graph: &Graph, plan: &Plan) -> Result<Value, ExecError> {
+        let fetch = &plan.fetch;
+        let service = &graph.services[fetch.service];
+        let dialect = service.dialect;
+        let entity = &graph.entities[fetch.entity];
+        let path = format!("{}/{}", service.path, fetch.url(graph));
+        let response = self.get(graph, fetch.service, path).await?;
+        if plan.single {
+            if response.status == 404 {
+                return Ok(Value::Null);
+            }
+            if !(200..300).contains(&response.status) {
+                return Err(self.status_error(graph, fetch.service, &entity.set_name, &response));
+            }
+            let raw = wire::parse_entity(dialect, &response.body).map_err(|error| {
+                self.error(
+                    graph,
+                    fetch.service,
+                    "BACKEND_BAD_RESPONSE",
+                    format!("{}: {error}", entity.set_name),
+                )
+            })?;
+            let mut row = self.normalize_row(graph, dialect, &fetch.shape, &raw);
+            self.run_joins(graph, &fetch.shape, vec![&mut row]).await;
+            return Ok(Value::Object(row));
+        }
+        if !(200..300).contains(&response.status) {
+            return Err(self.status_error(graph, fetch.service, &entity.set_name, &response));
+        }
+        let wanted = fetch.options.top.map_or(usize::MAX, |top| top as usize);
+        let (raw_rows, count) = self
+            .collect_pages(graph, fetch.service, &entity.set_name, response, wanted)
+            .await?;
+        let mut rows: Vec<Map<String, Value>> = raw_rows
+            .iter()
+            .map(|raw| self.normalize_row(graph, dialect, &fetch.shape, raw))
+            .collect();
+        self.run_joins(graph, &fetch.shape, rows.iter_mut().collect())
+            .await;
+        Ok(json!({
+            NODES_KEY: rows.into_iter().map(Value::Object).collect::<Vec<_>>(),
+            COUNT_KEY: count,
+        }))
+    }
+
+    /// Reads a collection answer and follows server-driven paging until `wanted` rows are
+    /// there or the backend has no more.
+    async fn collect_pages(
+        &self,
+        graph: &Graph,
+        service: usize,
+        what: &str,
+        first: Response,
+        wanted: usize,
+    ) -> Result<(Vec<Map<String, Value>>, Option<u64>), ExecError> {
+        let dialect = graph.services[service].dialect;
+        let mut response = first;
+        let mut rows = Vec::new();
+        let mut count = None;
+        // Guards against a backend that links pages in a circle.
+        for _ in 0..1_000 {
+            let page = wire::parse_collection(dialect, &response.body).map_err(|error| {
+                self.error(
+                    graph,
+                    service,
+                    "BACKEND_BAD_RESPONSE",
+                    format!("{what}: {error}"),
+                )
+            })?;
+            count = count.or(page.count);
+            rows.extend(page.rows);
+            let Some(next) = page.next_link else { break };
+            if rows.len() >= wanted {
+                break;
+            }
+            let path = next_path(&graph.services[service].path, &next);
+            response = self.get(graph, service, path).await?;
+            if !(200..300).contains(&response.status) {
+                return Err(self.status_error(graph, service, what, &response));
+            }
+        }
+        rows.truncate(wanted);
+        Ok((rows, count))
+    }
+
+    fn normalize_row(
+        &self,
+        graph: &Graph,
+        dialect: Dialect,
+        shape: &Shape,
+        raw: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let entity = &graph.entities[shape.entity];
+        let mut row = Map::new();
+        for &index in &shape.fields {
+            let field = &entity.fields[index];
+            let value = raw.get(&field.name).unwrap_or(&Value::Null);
+            row.insert(
+                field.name.clone(),
+                self.normalize_value(graph, dialect, field.kind, value),
+            );
+        }
+        if shape.etag
+            && let Some(etag) = wire::etag(dialect, raw)
+        {
+            row.insert(ETAG_KEY.to_owned(), Value::String(etag));
+        }
+        for expand in &shape.expands {
+            let value = raw.get(&expand.navigation).unwrap_or(&Value::Null);
+            let key = format!("{RELATION_PREFIX}{}", expand.key);
+            let result = if expand.many {
+                let items: &[Value] = match value {
+                    Value::Array(items) => items,
+                    // v2: {"results": [...]}.
+                    Value::Object(object) => object
+                        .get("results")
+                        .and_then(Value::as_array)
+                        .map_or(&[], |v| v.as_slice()),
+                    _ => &[],
+                };
+                let nodes: Vec<Value> = items
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .map(|item| {
+                        Value::Object(self.normalize_row(graph, dialect, &expand.shape, item))
+                    })
+                    .collect();
+                let count = if expand.count_inline {
+                    raw.get(&format!("{}@odata.count", expand.navigation))
+                        .or_else(|| raw.get(&format!("{}@count", expand.navigation)))
+                        .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
+                } else {
+                    Some(nodes.len() as u64)
+                };
+                json!({ NODES_KEY: nodes, COUNT_KEY: count })
+            } else {
+                match value {
+                    // v2 leaves `{"__deferred": ...}` for navigations it did not expand.
+                    Value::Object(object) if !object.contains_key("__deferred") => {
+                        Value::Object(self.normalize_row(graph, dialect, &expand.shape, object))
+                    }
+                    _ => Value::Null,
+                }
+            };
+            row.insert(key, result);
+        }
+        row
+    }
+
+    fn normalize_value(
+        &self,
+        graph: &Graph,
+        dialect: Dialect,
+        kind: FieldKind,
+        value: &Value,
+    ) -> Value {
+        match (kind, value) {
+            (_, Value::Null) => Value::Null,
+            (kind, Value::Array(items)) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.normalize_value(graph, dialect, kind, item))
+                    .collect(),
+            ),
+            // v2 wraps collections of complex or primitive values in {"results": [...]}.
+            (kind, Value::Object(object)) if dialect == Dialect::V2 && object.contains_key("results") => {
+                self.normalize_value(graph, dialect, kind, object.get("results").unwrap_or(&Value::Null))
+            }
+            (FieldKind::Scalar(ty), value) => wire::normalize(dialect, ty, value).unwrap_or_else(|error| {
+                tracing::debug!(trace_id = %self.trace_id, error = %error, "value not in its declared type; passed on as sent");
+                value.clone()
+            }),
+            (FieldKind::Enum(_), value) => value.clone(),
+            (FieldKind::Complex(id), Value::Object(object)) => {
+                let complex = &graph.complex_types[id];
+                let mut out = Map::new();
+                for field in &complex.fields {
+                    let value = object.get(&field.name).unwrap_or(&Value::Null);
+                    out.insert(field.name.clone(), self.normalize_value(graph, dialect, field.kind, value));
+                }
+                Value::Object(out)
+            }
+            (_, other) => other.clone(),
+        }
+    }
+
+    /// Runs the joins of `shape` for all `rows` (one batched request per join, chunked by URL
+    /// length), then the joins below, level by level.
+    fn run_joins<'a>(
+        &'a self,
+        graph: &'a Graph,
+        shape: &'a Shape,
+        rows: Vec<&'a mut Map<String, Value>>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return;
+            }
+            let mut rows = rows;
+            if !shape.joins.is_empty() {
+                let entity = &graph.entities[shape.entity];
+                // Keys first (immutable), then all joins of this level at once.
+                let mut work = Vec::new();
+                for join in &shape.joins {
+                    let mut keys: Vec<Vec<Value>> = Vec::new();
+                    let mut seen = std::collections::HashSet::new();
+                    for row in &rows {
+                        let tuple: Vec<Value> = join
+                            .pairs
+                            .iter()
+                            .map(|(local, _)| {
+                                row.get(&entity.fields[*local].name)
+                                    .cloned()
+                                    .unwrap_or(Value::Null)
+                            })
+                            .collect();
+                        if tuple.iter().any(Value::is_null) {
+                            continue;
+                        }
+                        if seen.insert(tuple_key(&tuple)) {
+                            keys.push(tuple);
+                        }
+                    }
+                    work.push(keys);
+                }
+                let fetches = shape
+                    .joins
+                    .iter()
+                    .zip(&work)
+                    .map(|(join, keys)| self.fetch_join(graph, join, keys));
+                let results = crate::graph::join_all(fetches.collect()).await;
+                for (join, result) in shape.joins.iter().zip(results) {
+                    self.attach(graph, entity, join, &mut rows, result).await;
+                }
+            }
+            for expand in &shape.expands {
+                let key = format!("{RELATION_PREFIX}{}", expand.key);
+                let mut children: Vec<&mut Map<String, Value>> = Vec::new();
+                for row in rows.iter_mut() {
+                    let Some(Value::Object(object)) = row.get_mut(&key) else {
+                        continue;
+                    };
+                    if !expand.many {
+                        children.push(object);
+                    } else if let Some(Value::Array(nodes)) = object.get_mut(NODES_KEY) {
+                        children.extend(nodes.iter_mut().filter_map(Value::as_object_mut));
+                    }
+                }
+                self.run_joins(graph, &expand.shape, children).await;
+            }
+        })
+    }
+
+    /// Fetches the targets of one join for a set of parent key tuples.
+    async fn fetch_join(
+        &self,
+        graph: &Graph,
+        join: &Join,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Map<String, Value>>, ExecError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fetch: &Fetch = &join.fetch;
+        let service = &graph.services[fetch.service];
+        let entity = &graph.entities[fetch.entity];
+        let urls = join.urls(graph, keys, &self.limits);
+        let requests = urls.into_iter().map(|url| async move {
+            let response = self
+                .get(graph, fetch.service, format!("{}/{url}", service.path))
+                .await?;
+            if !(200..300).contains(&response.status) {
+                return Err(self.status_error(graph, fetch.service, &entity.set_name, &response));
+            }
+            let (rows, _) = self
+                .collect_pages(
+                    graph,
+                    fetch.service,
+                    &entity.set_name,
+                    response,
+                    self.limits.max_join_rows as usize,
+                )
+                .await?;
+            Ok(rows)
+        });
+        let mut all = Vec::new();
+        for result in crate::graph::join_all(requests.collect()).await {
+            all.extend(result?);
+        }
+        let mut rows: Vec<Map<String, Value>> = all
+            .iter()
+            .map(|raw| self.normalize_row(graph, service.dialect, &fetch.shape, raw))
+            .collect();
+        self.run_joins(graph, &fetch.shape, rows.iter_mut().collect())
+            .await;
+        Ok(rows)
+    }
+
+    async fn attach(
+        &self,
+        graph: &Graph,
+        entity: &bizgraph_schema::model::Entity,
+        join: &Join,
+        rows: &mut [&mut Map<String, Value>],
+        result: Result<Vec<Map<String, Value>>, ExecError>,
+    ) {
+        let key = format!("{RELATION_PREFIX}{}", join.key);
+        let targets = match result {
+            Ok(targets) => targets,
+            Err(error) => {
+                // One error for the field, reported at its first occurrence; the others are
+                // empty so the response does not repeat it once per parent.
+                let empty = if join.many {
+                    json!({ NODES_KEY: [], COUNT_KEY: null })
+                } else {
+                    Value::Null
+                };
+                for (index, row) in rows.iter_mut().enumerate() {
+                    let value = if index == 0 {
+                        json!({ ERROR_KEY: serde_json::to_value(&error).unwrap_or(Value::Null) })
+                    } else {
+                        empty.clone()
+                    };
+                    row.insert(key.clone(), value);
+                }
+                return;
+            }
+        };
+        let target = &graph.entities[join.fetch.entity];
+        let mut groups: HashMap<String, Vec<Value>> = HashMap::new();
+        for row in targets {
+            let tuple: Vec<Value> = join
+                .pairs
+                .iter()
+                .map(|(_, remote)| {
+                    row.get(&target.fields[*remote].name)
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                })
+                .collect();
+            groups
+                .entry(tuple_key(&tuple))
+                .or_default()
+                .push(Value::Object(row));
+        }
+        for row in rows.iter_mut() {
+            let tuple: Vec<Value> = join
+                .pairs
+                .iter()
+                .map(|(local, _)| {
+                    row.get(&entity.fields[*local].name)
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                })
+                .collect();
+            let group = if tuple.iter().any(Value::is_null) {
+                None
+            } else {
+                groups.get(&tuple_key(&tuple))
+            };
+            let value = if join.many {
+                let all = group.map_or(&[][..], |g| g.as_slice());
+                let skip = (join.skip as usize).min(all.len());
+                let end = join
+                    .top
+                    .map_or(all.len(), |top| (skip + top as usize).min(all.len()));
+                json!({
+                    NODES_KEY: all[skip..end].to_vec(),
+                    COUNT_KEY: join.count.then_some(all.len()),
+                })
+            } else {
+                group
+                    .and_then(|g| g.first())
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            };
+            row.insert(key.clone(), value);
+        }
+    }
+
+    async fn run_write(&self, graph: &Graph, write: &Write) -> Result<Value, ExecError> {
+        let entity = &graph.entities[write.entity];
+        let service_id = entity.service;
+        let service = &graph.services[service_id];
+        let dialect = service.dialect;
+        // The error is built once per failed write; its size does not matter here.
+        #[allow(clippy::result_large_err)]
+        let key_path = || -> Result<String, ExecError> {
+            let values: Vec<(&str, EdmType, &Value)> = write
+                .key
+                .iter()
+                .map(|(index, value)| {
+                    let field = &entity.fields[*index];
+                    (
+                        field.name.as_str(),
+                        field.edm_type().unwrap_or(EdmType::String),
+                        value,
+                    )
+                })
+                .collect();
+            let key = literal::format_key(dialect, &values).map_err(|error| {
+                let mut e = self.error(
+                    graph,
+                    service_id,
+                    "BAD_USER_INPUT",
+                    format!("{}: {error}", entity.set_name),
+                );
+                e.status = None;
+                e
+            })?;
+            Ok(format!(
+                "{}/{}{}",
+                service.path,
+                literal::encode_component(&entity.set_name),
+                literal::encode_component(&key)
+            ))
+        };
+        let mut body = Map::new();
+        for (index, value) in &write.values {
+            let field = &entity.fields[*index];
+            body.insert(field.name.clone(), to_wire(dialect, field.kind, value));
+        }
+        let (method, path, payload) = match write.kind {
+            WriteKind::Create => (
+                Method::POST,
+                format!(
+                    "{}/{}",
+                    service.path,
+                    literal::encode_component(&entity.set_name)
+                ),
+                Some(body),
+            ),
+            WriteKind::Update => (
+                match dialect {
+                    Dialect::V4 => Method::PATCH,
+                    // OData v2 section 2.6: MERGE changes only the properties sent.
+                    Dialect::V2 => Method::from_bytes(b"MERGE").unwrap_or(Method::PATCH),
+                },
+                key_path()?,
+                Some(body),
+            ),
+            WriteKind::Delete => (Method::DELETE, key_path()?, None),
+        };
+        let response = self
+            .send_modifying(
+                graph,
+                service_id,
+                method,
+                &path,
+                payload,
+                write.etag.as_deref(),
+            )
+            .await?;
+        if !(200..300).contains(&response.status) {
+            return Err(self.status_error(graph, service_id, &entity.set_name, &response));
+        }
+        let Some(shape) = &write.shape else {
+            return Ok(Value::Bool(true));
+        };
+        let raw = if response.status == 204 || response.body.is_empty() {
+            // v2 MERGE answers 204: read the entity back.
+            let path = format!(
+                "{}?$select={}",
+                key_path()?,
+                literal::encode_component(
+                    &shape
+                        .fields
+                        .iter()
+                        .map(|i| entity.fields[*i].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            );
+            let response = self.get(graph, service_id, path).await?;
+            if response.status == 404 {
+                return Ok(Value::Null);
+            }
+            if !(200..300).contains(&response.status) {
+                return Err(self.status_error(graph, service_id, &entity.set_name, &response));
+            }
+            wire::parse_entity(dialect, &response.body)
+        } else {
+            wire::parse_entity(dialect, &response.body)
+        }
+        .map_err(|error| {
+            self.error(
+                graph,
+                service_id,
+                "BACKEND_BAD_RESPONSE",
+                format!("{}: {error}", entity.set_name),
+            )
+        })?;
+        Ok(Value::Object(
+            self.normalize_row(graph, dialect, shape, &raw),
+        ))
+    }
+
+    /// Sends a modifying request with a CSRF token: fetched first for v2 (SAP Gateway always
+    /// demands one), on demand for v4 (`403` with `X-CSRF-Token: Required`), and fetched again
+    /// once when the cached one has expired.
+    async fn send_modifying(
+        &self,
+        graph: &Graph,
+        service_id: usize,
+        method: Method,
+        path: &str,
+        payload: Option<Map<String, Value>>,
+        etag: Option<&str>,
+    ) -> Result<Response, ExecError> {
+        let service = &graph.services[service_id];
+        let key = (
+            self.caller.tenant.clone(),
+            self.caller.user.clone(),
+            service.destination.clone(),
+        );
+        let mut token = if service.dialect == Dialect::V2 {
+            Some(self.csrf_token(graph, service_id, &key, false).await?)
+        } else {
+            self.csrf.cache.get(&key).await
+        };
+        let body = payload
+            .map(|p| serde_json::to_vec(&Value::Object(p)).unwrap_or_default())
+            .unwrap_or_default();
+        for attempt in 0..2 {
+            let mut headers = vec![(
+                header::ACCEPT,
+                HeaderValue::from_static(match service.dialect {
+                    Dialect::V4 => "application/json;IEEE754Compatible=true",
+                    Dialect::V2 => "application/json",
+                }),
+            )];
+            if !body.is_empty() {
+                headers.push((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(match service.dialect {
+                        Dialect::V4 => "application/json;IEEE754Compatible=true",
+                        Dialect::V2 => "application/json",
+                    }),
+                ));
+            }
+            if service.dialect == Dialect::V4 {
+                headers.push((
+                    HeaderName::from_static("prefer"),
+                    HeaderValue::from_static("return=representation"),
+                ));
+            }
+            if let Some(etag) = etag
+                && let Ok(value) = HeaderValue::from_str(etag)
+            {
+                headers.push((header::IF_MATCH, value));
+            }
+            if let Some(token) = &token {
+                if let Ok(value) = HeaderValue::from_str(&token.token) {
+                    headers.push((HeaderName::from_static("x-csrf-token"), value));
+                }
+                if let Some(cookies) = &token.cookies
+                    && let Ok(mut value) = HeaderValue::from_str(cookies)
+                {
+                    value.set_sensitive(true);
+                    headers.push((header::COOKIE, value));
+                }
+            }
+            let request = Request {
+                method: method.clone(),
+                path: path.to_owned(),
+                headers,
+                body: body.clone().into(),
+            };
+            let response = self
+                .upstream
+                .send(&service.destination, Some(&self.caller), &request)
+                .await
+                .map_err(|error| self.call_error(graph, service_id, error))?;
+            let required = response.status == 403
+                && response
+                    .headers
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("required"));
+            if required && attempt == 0 {
+                token = Some(self.csrf_token(graph, service_id, &key, true).await?);
+                continue;
+            }
+            return Ok(response);
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    async fn csrf_token(
+        &self,
+        graph: &Graph,
+        service_id: usize,
+        key: &CsrfKey,
+        fresh: bool,
+    ) -> Result<Arc<CsrfToken>, ExecError> {
+        if fresh {
+            self.csrf.cache.invalidate(key).await;
+        } else if let Some(token) = self.csrf.cache.get(key).await {
+            return Ok(token);
+        }
+        let service = &graph.services[service_id];
+        let request = Request {
+            method: Method::GET,
+            path: format!("{}/", service.path),
+            headers: vec![
+                (
+                    HeaderName::from_static("x-csrf-token"),
+                    HeaderValue::from_static("Fetch"),
+                ),
+                (header::ACCEPT, HeaderValue::from_static("application/json")),
+            ],
+            body: Default::default(),
+        };
+        let response = self
+            .upstream
+            .send(&service.destination, Some(&self.caller), &request)
+            .await
+            .map_err(|error| self.call_error(graph, service_id, error))?;
+        let token = response
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.eq_ignore_ascii_case("required"))
+            .map(str::to_owned);
+        let Some(token) = token else {
+            return Err(self.error(
+                graph,
+                service_id,
+                "CSRF_TOKEN_UNAVAILABLE",
+                format!(
+                    "[{}] the service gave no CSRF token (HTTP {})",
+                    graph.namespaces[service.namespace].name, response.status
+                ),
+            ));
+        };
+        let cookies: Vec<String> = response
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::to_owned)
+            .collect();
+        let token = Arc::new(CsrfToken {
+            token,
+            cookies: (!cookies.is_empty()).then(|| cookies.join("; ")),
+        });
+        self.csrf.cache.insert(key.clone(), token.clone()).await;
+        Ok(token)
+    }
+}
+
+/// A key tuple as one comparable string; values compare by their text, so a join between an
+/// Int32 and a String property still matches `10` with `"10"`.
+fn tuple_key(tuple: &[Value]) -> String {
+    let mut key = String::new();
+    for value in tuple {
+        match value {
+            Value::String(text) => key.push_str(text),
+            other => key.push_str(&other.to_string()),
+        }
+        key.push('\u{1}');
+    }
+    key
+}
+
+/// The path of a next link below the destination: relative links are relative to the service
+/// root; absolute ones are cut at the service path.
+fn next_path(service_path: &str, next: &str) -> String {
+    if next.starts_with("http://") || next.starts_with("https://") {
+        if let Some(at) = next.find(service_path).filter(|_| !service_path.is_empty()) {
+            return next[at..].to_owned();
+        }
+        // No service path to cut at: drop scheme and authority.
+        let rest = next.splitn(4, '/').nth(3).unwrap_or_default();
+        return format!("/{rest}");
+    }
+    if next.starts_with('/') {
+        return next.to_owned();
+    }
+    format!("{service_path}/{next}")
+}
+
+/// A canonical value in the backend's JSON payload form.
+fn to_wire(dialect: Dialect, kind: FieldKind, value: &Value) -> Value {
+    let FieldKind::Scalar(ty) = kind else {
+        return value.clone();
+    };
+    match (dialect, ty, value) {
+        (_, _, Value::Null) => Value::Null,
+        // v2 JSON (MS-ODATA 2.2.6.3.3): Edm.DateTime as "/Date(ms)/".
+        (Dialect::V2, EdmType::DateTime, Value::String(text)) => match iso_to_millis(text) {
+            Some(ms) => Value::String(format!("/Date({ms})/")),
+            None => value.clone(),
+        },
+        (Dialect::V2, EdmType::Date, Value::String(text)) => match iso_to_millis(text) {
+            Some(ms) => Value::String(format!("/Date({ms})/")),
+            None => value.clone(),
+        },
+        (Dialect::V2, EdmType::DateTimeOffset, Value::String(text)) => match iso_to_millis(text) {
+            Some(ms) => Value::String(format!("/Date({ms}+0000)/")),
+            None => value.clone(),
+        },
+        (Dialect::V2, EdmType::Time, Value::String(text)) => {
+            let mut parts = text.split(':');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(h), Some(m), s) => Value::String(format!("PT{h}H{m}M{}S", s.unwrap_or("00"))),
+                _ => value.clone(),
+            }
+        }
+        // Exact numbers as strings: v2 always, v4 with IEEE754Compatible=true.
+        (_, EdmType::Decimal | EdmType::Int64, Value::Number(number)) => {
+            Value::String(number.to_string())
+        }
+        _ => value.clone(),
+    }
+}
+
+/// `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH:MM]` to milliseconds since 1970 (UTC).
+fn iso_to_millis(text: &str) -> Option<i64> {
+    let (date, time) = text.split_once('T').unwrap_or((text, "00:00:00"));
+    let mut date_parts = date.split('-');
+    let year: i64 = date_parts.next()?.parse().ok()?;
+    let month: i64 = date_parts.next()?.parse().ok()?;
+    let day: i64 = date_parts.next()?.parse().ok()?;
+    let (clock, offset_minutes) = if let Some(clock) = time.strip_suffix('Z') {
+        (clock, 0)
+    } else if let Some(at) = time.rfind(['+', '-']) {
+        let (clock, offset) = time.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (h, m) = offset[1..].split_once(':').unwrap_or((&offset[1..], "0"));
+        (
+            clock,
+            sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?),
+        )
+    } else {
+        (time, 0)
+    };
+    let mut clock_parts = clock.split(':');
+    let hour: i64 = clock_parts.next()?.parse().ok()?;
+    let minute: i64 = clock_parts.next().unwrap_or("0").parse().ok()?;
+    let seconds: f64 = clock_parts.next().unwrap_or("0").parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let millis = ((days * 24 + hour) * 60 + minute - offset_minutes) * 60_000
+        + (seconds * 1000.0).round() as i64;
+    Some(millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates_become_epoch_milliseconds() {
+        assert_eq!(iso_to_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(iso_to_millis("2024-01-31"), Some(1_706_659_200_000));
+        assert_eq!(
+            iso_to_millis("2024-01-31T01:00:00+01:00"),
+            Some(1_706_659_200_000)
+        );
+        assert_eq!(iso_to_millis("1969-12-31T23:59:59.5Z"), Some(-500));
+    }
+
+    #[test]
+    fn next_links_resolve_below_the_destination() {
+        assert_eq!(
+            next_path("/odata/v4/crm", "Opportunities?$skiptoken=1"),
+            "/odata/v4/crm/Opportunities?$skiptoken=1"
+        );
+        assert_eq!(
+            next_path(
+                "/sap/opu/odata/sap/X",
+                "http://h:1/sap/opu/odata/sap/X/A?$skiptoken=2"
+            ),
+            "/sap/opu/odata/sap/X/A?$skiptoken=2"
+        );
+    }
+}
