@@ -29,6 +29,13 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Run the gateway on its embedded demo: an S/4-like OData v2 service and a CRM-like v4
+    /// service in this process, two users who see different rows, no network needed.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4000")]
+        listen: std::net::SocketAddr,
+    },
     /// Load the graph once: resolve destinations, fetch and compose every `$metadata`, print each
     /// source's state and the schema's size. Exits non-zero when anything was left out.
     Check {
@@ -90,6 +97,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve { config, listen } => serve(&config, listen),
+        Command::Demo { listen } => demo(listen),
         Command::Check { config } => check(&config),
         Command::Schema { config } => schema(&config),
         Command::Plan {
@@ -261,6 +269,41 @@ fn plan(
     })
 }
 
+fn demo(listen: std::net::SocketAddr) -> anyhow::Result<std::process::ExitCode> {
+    logging("info");
+    runtime()?.block_on(async {
+        let backends = bizgraph_gateway::demo::start()
+            .await
+            .context("starting the demo backends")?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let address = listener.local_addr()?;
+        let (settings, destinations) = bizgraph_gateway::demo::gateway_config(&backends, address);
+        let settings = bizgraph_config::Settings::from_toml(&settings, "demo settings")?;
+        let environment = Environment {
+            destinations: Some(destinations),
+            ..Environment::default()
+        };
+        let state = Arc::new(bizgraph_gateway::startup::start(&settings, &environment).await?);
+        let users: Vec<String> = bizgraph_gateway::demo::USERS
+            .iter()
+            .map(|u| format!("{}:{} (region {})", u.name, u.password, u.region))
+            .collect();
+        let query = serde_json::json!({ "query": bizgraph_gateway::demo::TRY_QUERY });
+        println!("bizgraph demo: GraphQL at http://{address}/graphql (open it in a browser)");
+        println!("users: {}", users.join(", "));
+        println!("try:");
+        println!(
+            "  curl -s -u alice:alice -H 'content-type: application/json' http://{address}/graphql -d '{query}'"
+        );
+        run_server(state, listener).await?;
+        drop(backends);
+        anyhow::Ok(())
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 fn serve(
     config: &Path,
     listen: Option<std::net::SocketAddr>,
@@ -272,13 +315,16 @@ fn serve(
             bizgraph_gateway::startup::start(&settings, &Environment::from_process()).await?,
         );
         let address = listen.unwrap_or(settings.server.listen);
-        run_server(state, address).await
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        run_server(state, listener).await
     })?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Serves until Ctrl-C, refreshing the graph on the configured interval.
-async fn run_server(state: Arc<AppState>, address: std::net::SocketAddr) -> anyhow::Result<()> {
+async fn run_server(state: Arc<AppState>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     if let Some(interval) = state.graph.refresh_interval() {
         let refresher = state.clone();
         tokio::spawn(async move {
@@ -290,18 +336,13 @@ async fn run_server(state: Arc<AppState>, address: std::net::SocketAddr) -> anyh
             }
         });
     }
-    {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("listening on {address}"))?;
-        tracing::info!(address = %listener.local_addr()?, "bizgraph listening");
-        let app = bizgraph_gateway::server::app(state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")?;
-    }
+    tracing::info!(address = %listener.local_addr()?, "bizgraph listening");
+    let app = bizgraph_gateway::server::app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
     Ok(())
 }
