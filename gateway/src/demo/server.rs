@@ -354,7 +354,14 @@ fn dispatch(
     }
     let mut store = state.store.lock().expect("demo store lock poisoned");
     let resource = resolve(service, &store, user, &rest)?;
-    let render = |store| renderer(service, store, user, &base);
+    // OData JSON Format 4.01 section 3.2: with IEEE754Compatible=true, Int64 and Decimal
+    // values are strings.
+    let exact = header_str(headers, "accept").is_some_and(|accept| {
+        accept
+            .to_ascii_lowercase()
+            .contains("ieee754compatible=true")
+    });
+    let render = |store| renderer(service, store, user, &base, exact);
     match (method.as_str(), resource) {
         ("GET" | "HEAD", Resource::Collection { set, rows, .. }) => {
             let query = parse_query(service, set, &pairs)?;
@@ -510,12 +517,14 @@ fn renderer<'a>(
     store: &'a Store,
     user: &'a DemoUser,
     base: &'a str,
+    exact: bool,
 ) -> Render<'a> {
     Render {
         service,
         store,
         region: user.region,
         base,
+        exact,
     }
 }
 

@@ -2113,3 +2113,33 @@ async fn start_serves_both_services_on_loopback_ports() {
         .expect("crm answers");
     assert_eq!(answer.text().await.expect("text"), "6");
 }
+
+#[tokio::test]
+async fn v4_decimals_are_strings_when_the_client_asks_for_ieee754_compatibility() {
+    let router = crm_router();
+    let target = "Opportunities?$select=ID,amount&$top=1&$orderby=ID";
+    let plain = crm_get(&router, "alice", target)
+        .await
+        .expect(StatusCode::OK);
+    assert!(
+        plain.json()["value"][0]["amount"].is_number(),
+        "{}",
+        plain.text()
+    );
+    let exact = send(
+        &router,
+        "GET",
+        CRM_SERVICE_PATH,
+        target,
+        Some("alice"),
+        &[("accept", "application/json;IEEE754Compatible=true")],
+        None,
+    )
+    .await
+    .expect(StatusCode::OK);
+    let amount = &exact.json()["value"][0]["amount"];
+    let text = amount
+        .as_str()
+        .unwrap_or_else(|| panic!("a string: {}", exact.text()));
+    assert!(text.contains('.'), "keeps the scale: {text}");
+}

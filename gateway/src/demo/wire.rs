@@ -23,6 +23,8 @@ pub(crate) struct Render<'a> {
     pub(crate) region: &'a str,
     /// `http://host:port/sap/opu/odata/sap/API_SALES_ORDER_SRV`, no trailing slash.
     pub(crate) base: &'a str,
+    /// The client asked for `IEEE754Compatible=true`: v4 decimals go out as strings.
+    pub(crate) exact: bool,
 }
 
 impl Render<'_> {
@@ -65,7 +67,13 @@ impl Render<'_> {
                     || (dialect == Dialect::V4 && def.keys.contains(&property.name))
             });
             if selected {
-                object.insert(property.name.into(), value_json(&row[index], dialect));
+                let value = match (&row[index], dialect) {
+                    (Value::Decimal(decimal), Dialect::V4) if self.exact => {
+                        Json::String(decimal.to_string())
+                    }
+                    (value, _) => value_json(value, dialect),
+                };
+                object.insert(property.name.into(), value);
             }
         }
         for (index, navigation) in def.navigations.iter().enumerate() {

@@ -1,0 +1,129 @@
+//! `bizgraph demo` end to end: the embedded backends, the gateway configured over them as the
+//! binary does, and GraphQL queries as the two demo users.
+
+use std::sync::Arc;
+
+use bizgraph_config::Settings;
+use bizgraph_gateway::demo;
+use bizgraph_gateway::startup::Environment;
+use serde_json::{Value, json};
+
+struct Demo {
+    url: String,
+    _backends: demo::DemoBackends,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start() -> Demo {
+    let backends = demo::start().await.expect("demo backends start");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let address = listener.local_addr().expect("bound");
+    let (settings, destinations) = demo::gateway_config(&backends, address);
+    let settings = Settings::from_toml(&settings, "demo settings").expect("demo settings parse");
+    let environment = Environment {
+        destinations: Some(destinations),
+        ..Environment::default()
+    };
+    let state = bizgraph_gateway::startup::start(&settings, &environment)
+        .await
+        .expect("the gateway starts");
+    let router = bizgraph_gateway::server::app(Arc::new(state));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Demo {
+        url: format!("http://{address}"),
+        _backends: backends,
+        task,
+    }
+}
+
+async fn query(demo: &Demo, user: &str, query: &str) -> Value {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/graphql", demo.url))
+        .basic_auth(user, Some(user))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.expect("JSON");
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+#[tokio::test]
+async fn the_demo_serves_both_systems_and_each_user_sees_their_region() {
+    let demo = start().await;
+    let ready = reqwest::get(format!("{}/readyz", demo.url))
+        .await
+        .expect("readyz answers");
+    assert_eq!(ready.status(), 200, "both demo sources load");
+
+    // The query the binary prints: opportunities (v4) with their S/4 partner (v2) and the
+    // partner's sales orders, for each user.
+    for (user, region) in [("alice", "EU"), ("bob", "US")] {
+        let data = query(
+            &demo,
+            user,
+            "{ crm { Opportunities(orderBy: {ID: asc}) { totalCount nodes { ID region accountBpId partner { BusinessPartner Region to_SalesOrder { nodes { SoldToParty Region } } } } } } }",
+        )
+        .await;
+        let connection = &data["crm"]["Opportunities"];
+        assert_eq!(
+            connection["totalCount"], 20,
+            "{user}: 20 of the 40 opportunities"
+        );
+        let nodes = connection["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), 20);
+        for node in nodes {
+            assert_eq!(node["region"], region, "{user} sees only {region}: {node}");
+            let partner = &node["partner"];
+            assert_eq!(
+                partner["BusinessPartner"], node["accountBpId"],
+                "joined on the id"
+            );
+            assert_eq!(partner["Region"], region);
+            for order in partner["to_SalesOrder"]["nodes"]
+                .as_array()
+                .expect("orders")
+            {
+                assert_eq!(order["SoldToParty"], partner["BusinessPartner"]);
+                assert_eq!(order["Region"], region);
+            }
+        }
+    }
+
+    // The reverse association, to-many, with per-partner paging and counts.
+    let data = query(
+        &demo,
+        "alice",
+        "{ sap_s4 { A_BusinessPartner(orderBy: {BusinessPartner: asc}) { nodes { BusinessPartner opportunities(top: 1, orderBy: {ID: desc}) { totalCount nodes { ID accountBpId } } } } } }",
+    )
+    .await;
+    let partners = data["sap_s4"]["A_BusinessPartner"]["nodes"]
+        .as_array()
+        .expect("partners");
+    assert_eq!(partners.len(), 6);
+    let mut total = 0;
+    for partner in partners {
+        let opportunities = &partner["opportunities"];
+        let nodes = opportunities["nodes"].as_array().expect("nodes");
+        assert!(nodes.len() <= 1, "top 1 per partner: {partner}");
+        for node in nodes {
+            assert_eq!(node["accountBpId"], partner["BusinessPartner"]);
+        }
+        total += opportunities["totalCount"]
+            .as_u64()
+            .expect("a count per partner");
+    }
+    assert_eq!(total, 20, "every EU opportunity belongs to one EU partner");
+}
