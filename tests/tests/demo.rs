@@ -127,3 +127,59 @@ async fn the_demo_serves_both_systems_and_each_user_sees_their_region() {
     }
     assert_eq!(total, 20, "every EU opportunity belongs to one EU partner");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshing_the_graph_drops_no_request() {
+    let demo = start().await;
+    let client = reqwest::Client::new();
+    let refreshes = {
+        let client = client.clone();
+        let url = format!("{}/admin/refresh", demo.url);
+        tokio::spawn(async move {
+            let mut done = 0;
+            for _ in 0..10 {
+                let answer = client
+                    .post(&url)
+                    .basic_auth("alice", Some("alice"))
+                    .send()
+                    .await
+                    .expect("refresh answers");
+                assert_eq!(answer.status(), 200);
+                let report: Value = answer.json().await.expect("JSON");
+                assert_eq!(report["ready"], true, "{report}");
+                done += 1;
+            }
+            done
+        })
+    };
+    let mut queries = Vec::new();
+    for round in 0..40 {
+        let client = client.clone();
+        let url = format!("{}/graphql", demo.url);
+        let user = if round % 2 == 0 { "alice" } else { "bob" };
+        queries.push(tokio::spawn(async move {
+            let body: Value = client
+                .post(&url)
+                .basic_auth(user, Some(user))
+                .json(&json!({ "query": "{ crm { Opportunities { totalCount nodes { partner { BusinessPartner } } } } }" }))
+                .send()
+                .await
+                .expect("the gateway answers")
+                .json()
+                .await
+                .expect("JSON");
+            assert!(body.get("errors").is_none(), "{body}");
+            body["data"]["crm"]["Opportunities"]["totalCount"].as_u64()
+        }));
+    }
+    for query in queries {
+        assert_eq!(query.await.expect("no panic"), Some(20));
+    }
+    assert_eq!(refreshes.await.expect("no panic"), 10);
+    let unauthenticated = client
+        .post(format!("{}/admin/refresh", demo.url))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(unauthenticated.status(), 401, "refresh needs a caller");
+}
