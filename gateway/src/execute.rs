@@ -714,7 +714,9 @@ impl Executor {
                     }),
                 ));
             }
-            if service.dialect == Dialect::V4 {
+            // OData 4.01 part 1, section 8.2.8.7: `return` applies to requests that change an
+            // entity and answer it; a DELETE answers nothing, and CAP refuses the preference.
+            if service.dialect == Dialect::V4 && method != Method::DELETE {
                 headers.push((
                     HeaderName::from_static("prefer"),
                     HeaderValue::from_static("return=representation"),

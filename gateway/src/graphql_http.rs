@@ -41,11 +41,30 @@ pub async fn execute(
         limits: generation.limits,
         csrf: state.csrf.clone(),
     });
-    let response = generation.schema.execute(request.data(executor)).await;
+    let mut response = generation.schema.execute(request.data(executor)).await;
+    mark_limit_errors(&mut response);
     if !response.errors.is_empty() {
         tracing::debug!(trace_id = %trace_id, errors = response.errors.len(), "query answered with errors");
     }
     response
+}
+
+/// Gives async-graphql's own limit errors (depth, complexity, recursion), which come with a
+/// fixed message and no code, the code the planner's limits carry, so that clients tell every
+/// exceeded limit apart the same way.
+fn mark_limit_errors(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let message = error.message.as_str();
+        if message == "Query is nested too deep."
+            || message == "Query is too complex."
+            || message.starts_with("The recursion depth of the query")
+        {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "LIMIT_EXCEEDED");
+        }
+    }
 }
 
 /// `POST /graphql`.

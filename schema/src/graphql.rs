@@ -431,7 +431,8 @@ fn entity_types(graph: &Arc<Graph>, entity_id: EntityId) -> Vec<Object> {
         if relation.many {
             let field = Field::new(
                 &relation.gql_name,
-                TypeRef::named_nn(format!("{}_connection", target.gql_type)),
+                // Nullable, so that a failing backend nulls only this relation.
+                TypeRef::named(format!("{}_connection", target.gql_type)),
                 move |ctx| {
                     let key = key_of(&ctx);
                     let value = ctx
@@ -440,7 +441,7 @@ fn entity_types(graph: &Arc<Graph>, entity_id: EntityId) -> Vec<Object> {
                         .and_then(|row| row.get(&key));
                     FieldFuture::Value(match value {
                         Some(value) if value.get(ERROR_KEY).is_some() => {
-                            return FieldFuture::Value(None).or_error(value);
+                            return relation_error(&ctx, value);
                         }
                         Some(value @ Value::Object(_)) => Some(FieldValue::borrowed_any(value)),
                         _ => Some(FieldValue::owned_any(empty_connection())),
@@ -465,7 +466,7 @@ fn entity_types(graph: &Arc<Graph>, entity_id: EntityId) -> Vec<Object> {
                         .and_then(|row| row.get(&key));
                     match value {
                         Some(value) if value.get(ERROR_KEY).is_some() => {
-                            FieldFuture::Value(None).or_error(value)
+                            relation_error(&ctx, value)
                         }
                         Some(value @ Value::Object(_)) => {
                             FieldFuture::Value(Some(FieldValue::borrowed_any(value)))
@@ -514,19 +515,37 @@ fn empty_connection() -> Value {
     serde_json::json!({ NODES_KEY: [], COUNT_KEY: null })
 }
 
-/// Turns an error marker into a field error.
-trait OrError<'a> {
-    fn or_error(self, marker: &Value) -> FieldFuture<'a>;
+/// Answers null for a relation whose backend failed, with the error reported at the field's path.
+fn relation_error<'a>(ctx: &ResolverContext<'a>, marker: &Value) -> FieldFuture<'a> {
+    let error: ExecError = marker
+        .get(ERROR_KEY)
+        .and_then(|e| serde_json::from_value(e.clone()).ok())
+        .unwrap_or_default();
+    report_at_field(ctx.ctx, exec_error(error));
+    FieldFuture::Value(None)
 }
 
-impl<'a> OrError<'a> for FieldFuture<'a> {
-    fn or_error(self, marker: &Value) -> FieldFuture<'a> {
-        let error: ExecError = marker
-            .get(ERROR_KEY)
-            .and_then(|e| serde_json::from_value(e.clone()).ok())
-            .unwrap_or_default();
-        FieldFuture::new(async move { Err::<Option<FieldValue<'a>>, _>(exec_error(error)) })
-    }
+/// Runs the resolver of a nullable field that may fail. A failure answers null for the field and
+/// reports the error at the field's path, as GraphQL asks (October 2021, section 6.4.4,
+/// "Handling Field Errors"); async-graphql's dynamic schema would otherwise leave the field out
+/// of the response and report the error without a path. The other fields still resolve.
+fn resolve_nullable<'a, F>(ctx: &'a async_graphql::Context<'a>, resolver: F) -> FieldFuture<'a>
+where
+    F: std::future::Future<Output = Result<Option<FieldValue<'a>>, async_graphql::Error>>
+        + Send
+        + 'a,
+{
+    FieldFuture::new(async move {
+        Ok(resolver.await.unwrap_or_else(|error| {
+            report_at_field(ctx, error);
+            None
+        }))
+    })
+}
+
+/// Adds `error` to the response with the path and location of the field being resolved.
+fn report_at_field(ctx: &async_graphql::Context<'_>, error: async_graphql::Error) {
+    ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
 }
 
 impl<'de> serde::Deserialize<'de> for ExecError {
@@ -689,7 +708,7 @@ fn collection_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOpti
         TypeRef::named(format!("{}_connection", entity.gql_type)),
         move |ctx| {
             let graph = resolver_graph.clone();
-            FieldFuture::new(async move {
+            resolve_nullable(ctx.ctx, async move {
                 let field = ctx.ctx.field();
                 let (args, selection) = connection_read(&graph, entity_id, field)?;
                 let read = Read {
@@ -731,7 +750,7 @@ fn by_key_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOptions)
         TypeRef::named(&entity.gql_type),
         move |ctx| {
             let graph = resolver_graph.clone();
-            FieldFuture::new(async move {
+            resolve_nullable(ctx.ctx, async move {
                 let field = ctx.ctx.field();
                 let arguments = arguments(&field)?;
                 let key = key_values(&graph.entities[entity_id], &arguments)?;
@@ -809,7 +828,7 @@ fn mutation_fields_of(
                     TypeRef::named(&entity.gql_type),
                     move |ctx| {
                         let graph = resolver_graph.clone();
-                        FieldFuture::new(async move {
+                        resolve_nullable(ctx.ctx, async move {
                             let field = ctx.ctx.field();
                             let arguments = arguments(&field)?;
                             let entity = &graph.entities[entity_id];
@@ -863,7 +882,7 @@ fn mutation_fields_of(
                 TypeRef::named(&entity.gql_type),
                 move |ctx| {
                     let graph = resolver_graph.clone();
-                    FieldFuture::new(async move {
+                    resolve_nullable(ctx.ctx, async move {
                         let field = ctx.ctx.field();
                         let arguments = arguments(&field)?;
                         let entity = &graph.entities[entity_id];
@@ -900,10 +919,11 @@ fn mutation_fields_of(
         let resolver_graph = graph.clone();
         let field = Field::new(
             format!("{}_delete", entity.gql_field),
-            TypeRef::named_nn(TypeRef::BOOLEAN),
+            // Nullable, so that a failing delete nulls only itself.
+            TypeRef::named(TypeRef::BOOLEAN),
             move |ctx| {
                 let graph = resolver_graph.clone();
-                FieldFuture::new(async move {
+                resolve_nullable(ctx.ctx, async move {
                     let field = ctx.ctx.field();
                     let arguments = arguments(&field)?;
                     let key = key_values(&graph.entities[entity_id], &arguments)?;

@@ -217,6 +217,18 @@ pub fn plan(graph: &Graph, read: &Read, limits: &PlanLimits) -> Result<Plan, Pla
     })
 }
 
+/// The reads of one same-service navigation that share one `$expand`.
+struct ExpandGroup {
+    /// The relation's index in its entity.
+    relation: usize,
+    /// The arguments, with count and nodes wanted if any member wants them.
+    args: CollectionArgs,
+    /// The union of the members' selections.
+    selection: Selection,
+    /// Indexes of the member reads in the selection's relations.
+    members: Vec<usize>,
+}
+
 struct Planner<'g> {
     graph: &'g Graph,
     limits: &'g PlanLimits,
@@ -309,10 +321,15 @@ impl Planner<'_> {
             expands: Vec::new(),
             joins: Vec::new(),
         };
-        for relation_read in &selection.relations {
+        let groups = self.expand_groups(entity_id, selection);
+        let mut rendered: Vec<usize> = Vec::new();
+        for (read_index, relation_read) in selection.relations.iter().enumerate() {
             let relation = &entity.relations[relation_read.relation];
             let target = &self.graph.entities[relation.target];
             let args = &relation_read.args;
+            let group = groups
+                .iter()
+                .position(|group| group.members.contains(&read_index));
             // v2 cannot narrow an expanded collection; with a referential constraint the same
             // data comes from a batched request instead.
             let as_join = match &relation.kind {
@@ -323,6 +340,17 @@ impl Planner<'_> {
                     if relation.constraints.is_empty() {
                         return Err(PlanError::Unsupported(format!(
                             "{}.{}: the OData v2 service cannot filter, sort or page an expanded collection, and it declares no referential constraint to fetch it separately",
+                            entity.set_name, relation.name
+                        )));
+                    }
+                    Some(relation.constraints.clone())
+                }
+                // Read again under another alias with other arguments: the navigation is
+                // expanded once already, so this read is fetched separately.
+                RelationKind::Navigation if group.is_none() => {
+                    if relation.constraints.is_empty() {
+                        return Err(PlanError::Unsupported(format!(
+                            "{}.{}: selected twice with different arguments, but a navigation is expanded once per level and the service declares no referential constraint to fetch it separately",
                             entity.set_name, relation.name
                         )));
                     }
@@ -375,7 +403,16 @@ impl Planner<'_> {
                 });
                 continue;
             }
-            // Same-service navigation: $expand.
+            // Same-service navigation: $expand, shared by every alias of its group.
+            let group_index = group.ok_or_else(|| {
+                PlanError::Unsupported(format!(
+                    "{}.{}: not expandable",
+                    entity.set_name, relation.name
+                ))
+            })?;
+            let ExpandGroup {
+                args, selection, ..
+            } = &groups[group_index];
             let mut nested = Options::default();
             if relation.many {
                 if dialect == Dialect::V4 {
@@ -390,10 +427,12 @@ impl Planner<'_> {
                     )));
                 }
             }
-            let nested_shape =
-                self.shape(relation.target, &relation_read.selection, &mut nested)?;
+            let nested_shape = self.shape(relation.target, selection, &mut nested)?;
             let count_inline = relation.many && dialect == Dialect::V4 && args.count;
+            let first_of_group = !rendered.contains(&group_index);
+            rendered.push(group_index);
             match dialect {
+                _ if !first_of_group => {}
                 Dialect::V4 => {
                     let inner = render_options(dialect, &nested, ';', false);
                     if inner.is_empty() {
@@ -430,6 +469,45 @@ impl Planner<'_> {
         options.select = select;
         shape.fields = fields;
         Ok(shape)
+    }
+
+    /// The same-service navigations of a selection that arrive by `$expand`. OData expands a
+    /// navigation property once per level (CAP answers only the last of several `$expand` items
+    /// for one property), so the reads of one navigation under several aliases form one group,
+    /// expanded once with the union of their selections, when they narrow the collection alike
+    /// and their selections fit into one. A read left out of every group is fetched separately.
+    fn expand_groups(&self, entity_id: EntityId, selection: &Selection) -> Vec<ExpandGroup> {
+        let entity = &self.graph.entities[entity_id];
+        let dialect = self.dialect(entity_id);
+        let mut groups: Vec<ExpandGroup> = Vec::new();
+        for (index, read) in selection.relations.iter().enumerate() {
+            let relation = &entity.relations[read.relation];
+            let expandable = relation.kind == RelationKind::Navigation
+                && !(relation.many && dialect == Dialect::V2 && !read.args.is_plain());
+            if !expandable {
+                continue;
+            }
+            match groups
+                .iter_mut()
+                .find(|group| group.relation == read.relation)
+            {
+                None => groups.push(ExpandGroup {
+                    relation: read.relation,
+                    args: read.args.clone(),
+                    selection: read.selection.clone(),
+                    members: vec![index],
+                }),
+                Some(group) => {
+                    if group.args.narrows_like(&read.args) && group.selection.merge(&read.selection)
+                    {
+                        group.args.count |= read.args.count;
+                        group.args.nodes |= read.args.nodes;
+                        group.members.push(index);
+                    }
+                }
+            }
+        }
+        groups
     }
 
     fn filter(
@@ -696,7 +774,7 @@ impl Join {
         };
         for condition in &conditions {
             batch.push(condition);
-            if batch.len() > 1 && render(&batch).len() > limits.max_url_bytes {
+            if batch.len() > 1 && wire_length(&render(&batch)) > limits.max_url_bytes {
                 batch.pop();
                 urls.push(render(&batch));
                 batch.clear();
@@ -762,6 +840,13 @@ impl Join {
             render_options(dialect, &options, '&', false)
         )
     }
+}
+
+/// The length of a rendered URL as it goes out: HTTP clients that follow the WHATWG URL
+/// standard (reqwest's `url` crate among them) percent-encode `'` in a query as `%27`, which
+/// [`encode_component`] keeps readable, so each quote takes three bytes on the wire.
+fn wire_length(url: &str) -> usize {
+    url.len() + 2 * url.bytes().filter(|&byte| byte == b'\'').count()
 }
 
 fn coerce(text: &str, ty: EdmType) -> Result<Value, LiteralError> {
@@ -840,5 +925,16 @@ fn describe_joins(graph: &Graph, shape: &Shape, depth: usize, out: &mut String) 
             out,
             Some(join.template(graph)),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_count_as_their_percent_encoding() {
+        assert_eq!(wire_length("A?$filter=K%20in%20('1','2')"), 28 + 8);
+        assert_eq!(wire_length("A?$top=1"), 8);
     }
 }

@@ -50,6 +50,15 @@ pub struct CollectionArgs {
 }
 
 impl CollectionArgs {
+    /// True when both narrow, order and page the collection alike (count and nodes aside).
+    pub fn narrows_like(&self, other: &CollectionArgs) -> bool {
+        self.filter == other.filter
+            && self.order_by == other.order_by
+            && self.top == other.top
+            && self.skip == other.skip
+            && self.search == other.search
+    }
+
     /// True when nothing narrows, orders or pages the collection.
     pub fn is_plain(&self) -> bool {
         self.filter.is_none()
@@ -85,6 +94,51 @@ impl Selection {
     pub fn add_field(&mut self, field: usize) {
         if !self.fields.contains(&field) {
             self.fields.push(field);
+        }
+    }
+
+    /// Adds `other`'s fields and relations; a relation under a key already here is merged into
+    /// it. False, with nothing changed, when a key names another relation or the same one
+    /// narrowed otherwise, which one selection cannot hold.
+    pub fn merge(&mut self, other: &Selection) -> bool {
+        if !self.can_merge(other) {
+            return false;
+        }
+        self.merge_unchecked(other);
+        true
+    }
+
+    fn can_merge(&self, other: &Selection) -> bool {
+        other.relations.iter().all(|theirs| {
+            self.relations
+                .iter()
+                .find(|ours| ours.key == theirs.key)
+                .is_none_or(|ours| {
+                    ours.relation == theirs.relation
+                        && ours.args.narrows_like(&theirs.args)
+                        && ours.selection.can_merge(&theirs.selection)
+                })
+        })
+    }
+
+    fn merge_unchecked(&mut self, other: &Selection) {
+        for &field in &other.fields {
+            self.add_field(field);
+        }
+        self.etag |= other.etag;
+        for theirs in &other.relations {
+            match self
+                .relations
+                .iter_mut()
+                .find(|ours| ours.key == theirs.key)
+            {
+                Some(ours) => {
+                    ours.args.count |= theirs.args.count;
+                    ours.args.nodes |= theirs.args.nodes;
+                    ours.selection.merge_unchecked(&theirs.selection);
+                }
+                None => self.relations.push(theirs.clone()),
+            }
         }
     }
 }
@@ -184,4 +238,69 @@ pub enum TextOp {
     StartsWith,
     /// Ends with the text.
     EndsWith,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(key: &str, relation: usize, top: Option<u32>, fields: &[usize]) -> RelationRead {
+        RelationRead {
+            key: key.to_owned(),
+            relation,
+            args: CollectionArgs {
+                top,
+                nodes: true,
+                ..CollectionArgs::default()
+            },
+            selection: Selection {
+                fields: fields.to_vec(),
+                ..Selection::default()
+            },
+        }
+    }
+
+    #[test]
+    fn selections_merge_fields_and_relations_under_one_key() {
+        let mut ours = Selection {
+            fields: vec![0],
+            relations: vec![read("items", 1, Some(2), &[3])],
+            etag: false,
+        };
+        let theirs = Selection {
+            fields: vec![1, 0],
+            relations: vec![
+                read("items", 1, Some(2), &[4]),
+                read("partner", 0, None, &[5]),
+            ],
+            etag: true,
+        };
+        assert!(ours.merge(&theirs));
+        assert_eq!(ours.fields, [0, 1]);
+        assert!(ours.etag);
+        assert_eq!(ours.relations.len(), 2);
+        assert_eq!(ours.relations[0].selection.fields, [3, 4]);
+    }
+
+    #[test]
+    fn selections_that_narrow_one_key_otherwise_do_not_merge() {
+        let mut ours = Selection {
+            fields: vec![0],
+            relations: vec![read("items", 1, Some(2), &[3])],
+            etag: false,
+        };
+        let before = ours.clone();
+        let other_top = Selection {
+            fields: vec![1],
+            relations: vec![read("items", 1, Some(5), &[3])],
+            etag: false,
+        };
+        assert!(!ours.merge(&other_top));
+        let other_relation = Selection {
+            relations: vec![read("items", 2, Some(2), &[3])],
+            ..Selection::default()
+        };
+        assert!(!ours.merge(&other_relation));
+        assert_eq!(ours, before, "nothing changed");
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use bizgraph_config::Settings;
 use bizgraph_gateway::server::{AppState, app};
-use bizgraph_gateway::startup::{Environment, build};
+use bizgraph_gateway::startup::{Environment, start};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -26,10 +26,11 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    /// Starts the gateway with these settings (TOML) and environment.
+    /// Starts the gateway with these settings (TOML) and environment, loading the graph (every
+    /// configured `$metadata`) before it listens.
     pub async fn start(settings: &str, environment: Environment) -> anyhow::Result<Self> {
         let settings = Settings::from_toml(settings, "test settings")?;
-        let state = Arc::new(build(&settings, &environment)?);
+        let state = Arc::new(start(&settings, &environment).await?);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the gateway's port")?;
@@ -46,7 +47,7 @@ impl Gateway {
         })
     }
 
-    /// The server's state (token cache, destinations).
+    /// The server's state (token cache, destinations, graph).
     pub fn state(&self) -> &AppState {
         &self.state
     }

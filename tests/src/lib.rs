@@ -3,6 +3,7 @@
 
 pub mod cap;
 pub mod gateway;
+pub mod graph_env;
 pub mod idp;
 pub mod keys;
 pub mod standins;
