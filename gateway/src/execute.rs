@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use bizgraph_schema::call::{Call, CallMethod};
 use bizgraph_schema::edm::{Dialect, EdmType};
 use bizgraph_schema::execute::{
     BoxFuture, COUNT_KEY, ERROR_KEY, ETAG_KEY, ExecError, Execute, NODES_KEY, RELATION_PREFIX,
     Write, WriteKind,
 };
 use bizgraph_schema::literal;
-use bizgraph_schema::model::{FieldKind, Graph};
+use bizgraph_schema::model::{FieldKind, Graph, ReturnKind};
 use bizgraph_schema::plan::{Fetch, Join, Plan, PlanLimits, Shape};
 use serde_json::{Map, Value, json};
 
@@ -81,6 +82,14 @@ impl Execute for Executor {
         write: &'a Write,
     ) -> BoxFuture<'a, Result<Value, ExecError>> {
         Box::pin(self.run_write(graph, write))
+    }
+
+    fn call<'a>(
+        &'a self,
+        graph: &'a Graph,
+        call: &'a Call,
+    ) -> BoxFuture<'a, Result<Value, ExecError>> {
+        Box::pin(self.run_call(graph, call))
     }
 }
 
@@ -671,6 +680,85 @@ impl Executor {
         ))
     }
 
+    async fn run_call(&self, graph: &Graph, call: &Call) -> Result<Value, ExecError> {
+        let operation = &graph.operations[call.operation];
+        let service = &graph.services[call.service];
+        let dialect = service.dialect;
+        let path = format!("{}/{}", service.path, call.path);
+        let response = match call.method {
+            CallMethod::Get => self.get(graph, call.service, path).await?,
+            CallMethod::Post => {
+                // v4 actions take their parameters as a JSON object; v2 imports in the URL,
+                // with an empty JSON body (SAP ignores it; CAP's v2 adapter only reads the URL
+                // parameters of a POST whose content type is JSON).
+                let body = call
+                    .body
+                    .as_ref()
+                    .map(|values| {
+                        values
+                            .iter()
+                            .map(|(index, value)| {
+                                let parameter = &operation.parameters[*index];
+                                (
+                                    parameter.name.clone(),
+                                    to_wire(dialect, parameter.kind, value),
+                                )
+                            })
+                            .collect::<Map<String, Value>>()
+                    })
+                    .unwrap_or_default();
+                let body = Some(body);
+                self.send_modifying(graph, call.service, Method::POST, &path, body, None)
+                    .await?
+            }
+        };
+        if !(200..300).contains(&response.status) {
+            return Err(self.status_error(graph, call.service, &operation.name, &response));
+        }
+        let Some(returns) = &operation.returns else {
+            return Ok(Value::Null);
+        };
+        if response.status == 204 || response.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        let bad = |error: String| {
+            self.error(
+                graph,
+                call.service,
+                "BACKEND_BAD_RESPONSE",
+                format!("{}: {error}", operation.name),
+            )
+        };
+        match (returns.kind, &call.shape) {
+            (ReturnKind::Entity(_), Some(shape)) if returns.collection => {
+                let page = wire::parse_collection(dialect, &response.body)
+                    .map_err(|e| bad(e.to_string()))?;
+                let mut rows: Vec<Map<String, Value>> = page
+                    .rows
+                    .iter()
+                    .map(|raw| self.normalize_row(graph, dialect, shape, raw))
+                    .collect();
+                self.run_joins(graph, shape, rows.iter_mut().collect())
+                    .await;
+                Ok(Value::Array(rows.into_iter().map(Value::Object).collect()))
+            }
+            (ReturnKind::Entity(_), Some(shape)) => {
+                let raw =
+                    wire::parse_entity(dialect, &response.body).map_err(|e| bad(e.to_string()))?;
+                Ok(Value::Object(
+                    self.normalize_row(graph, dialect, shape, &raw),
+                ))
+            }
+            (ReturnKind::Entity(_), None) => Err(bad("no shape planned for the entity".into())),
+            (ReturnKind::Value(kind), _) => {
+                let body: Value = serde_json::from_slice(&response.body)
+                    .map_err(|e| bad(format!("the answer is not JSON: {e}")))?;
+                let value = operation_result(dialect, &operation.name, &body, returns.collection);
+                Ok(self.normalize_value(graph, dialect, kind, &value))
+            }
+        }
+    }
+
     /// Sends a modifying request with a CSRF token: fetched first for v2 (SAP Gateway always
     /// demands one), on demand for v4 (`403` with `X-CSRF-Token: Required`), and fetched again
     /// once when the cached one has expired.
@@ -825,6 +913,35 @@ impl Executor {
         });
         self.csrf.cache.insert(key.clone(), token.clone()).await;
         Ok(token)
+    }
+}
+
+/// The value of an operation's answer: v4 `{"value": ...}` for primitives and collections
+/// (OData JSON Format 4.01 sections 11 and 12), a complex value as the object itself; v2
+/// `{"d": {"<Name>": value}}` for a primitive, `{"d": {"results": [...]}}` or `{"d": [...]}`
+/// for collections, `{"d": {...}}` for a complex value (MS-ODATA 2.2.6.3.8 to 2.2.6.3.10).
+fn operation_result(dialect: Dialect, name: &str, body: &Value, collection: bool) -> Value {
+    match dialect {
+        Dialect::V4 => match body.get("value") {
+            Some(value) => value.clone(),
+            None if !collection => body.clone(),
+            None => Value::Null,
+        },
+        Dialect::V2 => {
+            let d = body.get("d").unwrap_or(body);
+            if collection {
+                return match d {
+                    Value::Array(_) => d.clone(),
+                    other => other.get("results").cloned().unwrap_or(Value::Null),
+                };
+            }
+            match d {
+                Value::Object(object) if object.len() == 1 && object.contains_key(name) => {
+                    object[name].clone()
+                }
+                other => other.clone(),
+            }
+        }
     }
 }
 

@@ -260,6 +260,33 @@ impl bizgraph_schema::execute::Execute for Recorder {
         }
         Box::pin(async move { Ok(serde_json::Value::Null) })
     }
+
+    fn call<'a>(
+        &'a self,
+        graph: &'a bizgraph_schema::model::Graph,
+        call: &'a bizgraph_schema::call::Call,
+    ) -> bizgraph_schema::execute::BoxFuture<
+        'a,
+        Result<serde_json::Value, bizgraph_schema::execute::ExecError>,
+    > {
+        let service = &graph.services[call.service];
+        let version = match service.dialect {
+            bizgraph_schema::edm::Dialect::V2 => "v2",
+            bizgraph_schema::edm::Dialect::V4 => "v4",
+        };
+        let method = match call.method {
+            bizgraph_schema::call::CallMethod::Get => "GET",
+            bizgraph_schema::call::CallMethod::Post => "POST",
+        };
+        let text = format!(
+            "[{}] {} ({version}): {method} {}/{}\n",
+            graph.namespaces[service.namespace].name, service.destination, service.path, call.path
+        );
+        if let Ok(mut described) = self.described.lock() {
+            described.push(text);
+        }
+        Box::pin(async move { Ok(serde_json::Value::Null) })
+    }
 }
 
 /// The plans a query compiles into (printed), and its errors, without calling any backend.

@@ -11,6 +11,7 @@ use std::pin::Pin;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::call::Call;
 use crate::model::{EntityId, Graph};
 use crate::plan::{Plan, Shape};
 
@@ -48,6 +49,14 @@ pub trait Execute: Send + Sync {
         &'a self,
         graph: &'a Graph,
         write: &'a Write,
+    ) -> BoxFuture<'a, Result<Value, ExecError>>;
+
+    /// Calls a function or action import. The result is a row (returned entity or complex
+    /// value), an array of them, a canonical primitive value, or null.
+    fn call<'a>(
+        &'a self,
+        graph: &'a Graph,
+        call: &'a Call,
     ) -> BoxFuture<'a, Result<Value, ExecError>>;
 }
 

@@ -22,7 +22,9 @@ use crate::execute::{
     COUNT_KEY, ERROR_KEY, ETAG_KEY, ExecError, Execute, NODES_KEY, RELATION_PREFIX, Write,
     WriteKind,
 };
-use crate::model::{Entity, EntityId, Field as GraphField, FieldKind, Graph, OperationKind};
+use crate::model::{
+    Entity, EntityId, Field as GraphField, FieldKind, Graph, OperationKind, ReturnKind,
+};
 use crate::plan::{PlanError, PlanLimits, plan};
 use crate::query::{
     CollectionArgs, CompareOp, Direction, Filter, Read, RelationRead, Selection, Target, TextOp,
@@ -138,8 +140,13 @@ pub fn build(graph: Arc<Graph>, options: SchemaOptions) -> Result<Schema, Schema
         }
         let _ = namespace_id;
         for &operation in &namespace.operations {
-            if graph.operations[operation].kind == OperationKind::Action {
-                continue;
+            let field = operation_field(&graph, operation, options);
+            match graph.operations[operation].kind {
+                OperationKind::Function => namespace_query = namespace_query.field(field),
+                OperationKind::Action => {
+                    namespace_mutation = namespace_mutation.field(field);
+                    mutation_fields += 1;
+                }
             }
         }
         builder = builder.register(namespace_query);
@@ -178,10 +185,14 @@ pub fn build(graph: Arc<Graph>, options: SchemaOptions) -> Result<Schema, Schema
 }
 
 fn has_mutations(graph: &Graph) -> bool {
-    graph.entities.iter().any(|e| {
-        e.capabilities.insertable
-            || (!e.key.is_empty() && (e.capabilities.updatable || e.capabilities.deletable))
-    })
+    graph
+        .operations
+        .iter()
+        .any(|o| o.kind == OperationKind::Action)
+        || graph.entities.iter().any(|e| {
+            e.capabilities.insertable
+                || (!e.key.is_empty() && (e.capabilities.updatable || e.capabilities.deletable))
+        })
 }
 
 /// The custom scalars for Edm types without an exact GraphQL counterpart.
@@ -832,7 +843,7 @@ fn mutation_fields_of(
                             let field = ctx.ctx.field();
                             let arguments = arguments(&field)?;
                             let entity = &graph.entities[entity_id];
-                            let values = input_values(entity, arguments.get("input"))?;
+                            let values = input_values(&graph, entity, arguments.get("input"))?;
                             let shape = write_shape(&graph, entity_id, field, &options)?;
                             let write = Write {
                                 entity: entity_id,
@@ -887,7 +898,7 @@ fn mutation_fields_of(
                         let arguments = arguments(&field)?;
                         let entity = &graph.entities[entity_id];
                         let key = key_values(entity, &arguments)?;
-                        let values = input_values(entity, arguments.get("input"))?;
+                        let values = input_values(&graph, entity, arguments.get("input"))?;
                         let shape = write_shape(&graph, entity_id, field, &options)?;
                         let write = Write {
                             entity: entity_id,
@@ -958,7 +969,31 @@ fn etag_argument(arguments: &IndexMap<Name, GqlValue>) -> Option<String> {
     }
 }
 
+/// A client value as canonical JSON for a field: enum values become the members' OData names
+/// (they differ where the OData name is not a legal GraphQL name).
+fn field_json(graph: &Graph, field: &GraphField, value: &GqlValue) -> Value {
+    let json = to_json(value);
+    let FieldKind::Enum(id) = field.kind else {
+        return json;
+    };
+    let member = |value: Value| match value {
+        Value::String(text) => Value::String(
+            graph.enums[id]
+                .members
+                .iter()
+                .find(|m| m.gql_name == text)
+                .map_or(text, |m| m.name.clone()),
+        ),
+        other => other,
+    };
+    match json {
+        Value::Array(items) => Value::Array(items.into_iter().map(member).collect()),
+        other => member(other),
+    }
+}
+
 fn input_values(
+    graph: &Graph,
     entity: &Entity,
     input: Option<&GqlValue>,
 ) -> Result<Vec<(usize, Value)>, async_graphql::Error> {
@@ -967,12 +1002,108 @@ fn input_values(
     };
     let mut values = Vec::new();
     for (name, value) in input {
-        let (index, _) = entity
+        let (index, field) = entity
             .field_by_gql(name.as_str())
             .ok_or_else(|| input_error(format!("{} has no field {name}", entity.set_name)))?;
-        values.push((index, to_json(value)));
+        values.push((index, field_json(graph, field, value)));
     }
     Ok(values)
+}
+
+/// A function import (under the namespace's query type) or action import (under its mutation
+/// type): parameters as arguments, the result typed as the graph knows it.
+fn operation_field(graph: &Arc<Graph>, operation_id: usize, options: SchemaOptions) -> Field {
+    let operation = &graph.operations[operation_id];
+    let (type_name, entity) = match operation.returns.as_ref().map(|r| r.kind) {
+        None => (TypeRef::BOOLEAN.to_owned(), None),
+        Some(ReturnKind::Entity(id)) => (graph.entities[id].gql_type.clone(), Some(id)),
+        Some(ReturnKind::Value(kind)) => (
+            match kind {
+                FieldKind::Scalar(ty) => scalar_name(ty).to_owned(),
+                FieldKind::Enum(id) => graph.enums[id].gql_type.clone(),
+                FieldKind::Complex(id) => graph.complex_types[id].gql_type.clone(),
+            },
+            None,
+        ),
+    };
+    let collection = operation.returns.as_ref().is_some_and(|r| r.collection);
+    let output = if collection {
+        TypeRef::named_nn_list(type_name)
+    } else {
+        TypeRef::named(type_name)
+    };
+    let enum_members: Option<Vec<(String, String)>> =
+        match operation.returns.as_ref().map(|r| r.kind) {
+            Some(ReturnKind::Value(FieldKind::Enum(id))) => Some(
+                graph.enums[id]
+                    .members
+                    .iter()
+                    .map(|m| (m.name.clone(), m.gql_name.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        };
+    let structured = entity.is_some()
+        || matches!(
+            operation.returns.as_ref().map(|r| r.kind),
+            Some(ReturnKind::Value(FieldKind::Complex(_)))
+        );
+    let no_result = operation.returns.is_none();
+    let resolver_graph = graph.clone();
+    let mut field = Field::new(&operation.gql_name, output, move |ctx| {
+        let graph = resolver_graph.clone();
+        let enum_members = enum_members.clone();
+        resolve_nullable(ctx.ctx, async move {
+            let field = ctx.ctx.field();
+            let given = arguments(&field)?;
+            let operation = &graph.operations[operation_id];
+            let mut values = Vec::new();
+            for (index, parameter) in operation.parameters.iter().enumerate() {
+                if let Some(value) = given.get(parameter.gql_name.as_str()) {
+                    values.push((index, field_json(&graph, parameter, value)));
+                }
+            }
+            let shape = match entity {
+                Some(id) => Some(write_shape(&graph, id, field, &options)?),
+                None => None,
+            };
+            let call =
+                crate::call::plan_call(&graph, operation_id, &values, shape).map_err(plan_error)?;
+            let executor = ctx.ctx.data::<Executor>()?;
+            let value = executor.call(&graph, &call).await.map_err(exec_error)?;
+            Ok(match value {
+                _ if no_result => Some(FieldValue::value(GqlValue::Boolean(true))),
+                Value::Null => None,
+                Value::Array(items) if structured => Some(FieldValue::list(
+                    items.into_iter().map(FieldValue::owned_any),
+                )),
+                value if structured => Some(FieldValue::owned_any(value)),
+                value => Some(FieldValue::value(to_gql(&value, enum_members.as_deref()))),
+            })
+        })
+    });
+    for parameter in &operation.parameters {
+        let name = field_type_name(graph, parameter);
+        let ty = match (parameter.collection, parameter.nullable) {
+            (true, _) => TypeRef::named_nn_list(name),
+            (false, true) => TypeRef::named(name),
+            (false, false) => TypeRef::named_nn(name),
+        };
+        let mut argument = InputValue::new(&parameter.gql_name, ty);
+        if let Some(description) = describe(parameter) {
+            argument = argument.description(description);
+        }
+        field = field.argument(argument);
+    }
+    let kind = match operation.kind {
+        OperationKind::Function => "function",
+        OperationKind::Action => "action",
+    };
+    let mut description = format!("Calls the {kind} {} of the service", operation.name);
+    if let Some(text) = &operation.description {
+        description = format!("{text} ({kind} {})", operation.name);
+    }
+    field.description(description)
 }
 
 fn write_shape(

@@ -3,6 +3,7 @@
 //! Invariant: no I/O. Inputs are [`bizgraph_metadata::Metadata`] values; outputs are data (the composed
 //! model, findings, the GraphQL schema and OData query plans) that the gateway executes.
 
+pub mod call;
 pub mod compose;
 pub mod edm;
 pub mod execute;

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use bizgraph_schema::call::{Call, CallMethod};
 use bizgraph_schema::execute::{BoxFuture, ExecError, Execute, Write};
 use bizgraph_schema::graphql::{Executor, SchemaOptions, build};
 use bizgraph_schema::metadata::{Metadata, parse};
@@ -46,6 +47,8 @@ const V2: &str = r#"<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsof
   <EntitySet Name="A_SalesOrderItem" EntityType="S4.Item"/>
   <AssociationSet Name="PO" Association="S4.PartnerOrder"><End Role="P" EntitySet="A_BusinessPartner"/><End Role="O" EntitySet="A_SalesOrder"/></AssociationSet>
   <AssociationSet Name="OI" Association="S4.OrderItem"><End Role="O" EntitySet="A_SalesOrder"/><End Role="I" EntitySet="A_SalesOrderItem"/></AssociationSet>
+  <FunctionImport Name="orderCount" ReturnType="Edm.Int32" m:HttpMethod="GET"><Parameter Name="status" Type="Edm.String" Mode="In"/></FunctionImport>
+  <FunctionImport Name="release" EntitySet="A_SalesOrder" ReturnType="S4.Order" m:HttpMethod="POST"><Parameter Name="SalesOrder" Type="Edm.String" Mode="In"/></FunctionImport>
  </EntityContainer>
 </Schema></edmx:DataServices></edmx:Edmx>"#;
 
@@ -65,7 +68,11 @@ const V4: &str = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.
   <Property Name="ID" Type="Edm.Guid" Nullable="false"/>
   <Property Name="text" Type="Edm.String"/>
  </EntityType>
+ <Function Name="top"><Parameter Name="min" Type="Edm.Decimal"/><Parameter Name="count" Type="Edm.Int32"/><ReturnType Type="Collection(Crm.Opportunity)"/></Function>
+ <Action Name="setStage"><Parameter Name="ID" Type="Edm.Int32"/><Parameter Name="stage" Type="Crm.Stage"/><ReturnType Type="Crm.Opportunity"/></Action>
  <EntityContainer Name="C">
+  <FunctionImport Name="top" Function="Crm.top" EntitySet="Opportunities"/>
+  <ActionImport Name="setStage" Action="Crm.setStage" EntitySet="Opportunities"/>
   <EntitySet Name="Opportunities" EntityType="Crm.Opportunity"><NavigationPropertyBinding Path="notes" Target="Notes"/></EntitySet>
   <EntitySet Name="Notes" EntityType="Crm.Note"/>
  </EntityContainer>
@@ -74,6 +81,7 @@ const V4: &str = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.
 #[derive(Default)]
 struct Recorder {
     plans: Mutex<Vec<Plan>>,
+    calls: Mutex<Vec<Call>>,
 }
 
 impl Execute for Recorder {
@@ -90,6 +98,13 @@ impl Execute for Recorder {
     }
 
     fn write<'a>(&'a self, _: &'a Graph, _: &'a Write) -> BoxFuture<'a, Result<Value, ExecError>> {
+        Box::pin(async { Ok(Value::Null) })
+    }
+
+    fn call<'a>(&'a self, _: &'a Graph, call: &'a Call) -> BoxFuture<'a, Result<Value, ExecError>> {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(call.clone());
+        }
         Box::pin(async { Ok(Value::Null) })
     }
 }
@@ -394,5 +409,86 @@ async fn composite_keys_address_one_entity() {
     assert_eq!(
         one_url(r#"{ sap_s4 { A_SalesOrderItemByKey(SalesOrder: "1", SalesOrderItem: "10") { Quantity } } }"#).await,
         "A_SalesOrderItem(SalesOrder='1',SalesOrderItem='10')?$select=SalesOrder,SalesOrderItem,Quantity"
+    );
+}
+
+/// Runs a document and returns the calls it made.
+async fn run_calls(fixture: &Fixture, query: &str) -> (Vec<Call>, Vec<String>) {
+    let recorder = Arc::new(Recorder::default());
+    let executor: Executor = recorder.clone();
+    let response = fixture
+        .schema
+        .execute(async_graphql::Request::new(query).data(executor))
+        .await;
+    let errors = response.errors.iter().map(|e| e.message.clone()).collect();
+    let calls = recorder.calls.lock().expect("not poisoned").clone();
+    (calls, errors)
+}
+
+#[tokio::test]
+async fn operations_become_fields_and_calls_in_each_dialect() {
+    let fixture = fixture(PlanLimits::default());
+    let sdl = fixture.schema.sdl();
+    assert!(
+        sdl.contains("top(min: Decimal, count: Int): [crm_Opportunities!]"),
+        "{sdl}"
+    );
+    assert!(sdl.contains("orderCount(status: String): Int"), "{sdl}");
+    assert!(
+        sdl.contains("setStage(ID: Int, stage: crm_Stage): crm_Opportunities"),
+        "{sdl}"
+    );
+    assert!(
+        sdl.contains("release(SalesOrder: String): sap_s4_A_SalesOrder"),
+        "{sdl}"
+    );
+
+    let (calls, errors) = run_calls(
+        &fixture,
+        r#"{ crm { top(min: "10.5", count: 2) { title } } sap_s4 { orderCount(status: "it's") } }"#,
+    )
+    .await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut paths: Vec<(CallMethod, String)> =
+        calls.iter().map(|c| (c.method, c.path.clone())).collect();
+    paths.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        paths,
+        [
+            (CallMethod::Get, "orderCount?status='it''s'".to_owned()),
+            (CallMethod::Get, "top(min=10.5,count=2)".to_owned()),
+        ]
+    );
+    let top = calls
+        .iter()
+        .find(|c| c.path.starts_with("top"))
+        .expect("the function call");
+    let shape = top.shape.as_ref().expect("entity results are shaped");
+    assert_eq!(shape.fields.len(), 2, "the key and the selected title");
+
+    let (calls, errors) = run_calls(
+        &fixture,
+        r#"mutation { crm { setStage(ID: 7, stage: Won) { ID } } sap_s4 { release(SalesOrder: "1/2") { SalesOrder } } }"#,
+    )
+    .await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        (calls[0].method, calls[0].path.as_str()),
+        (CallMethod::Post, "setStage")
+    );
+    assert_eq!(
+        calls[0].body,
+        Some(vec![(0, json!(7)), (1, json!("Won"))]),
+        "v4 actions carry parameters in the body"
+    );
+    assert_eq!(
+        (
+            calls[1].method,
+            calls[1].path.as_str(),
+            calls[1].body.is_none()
+        ),
+        (CallMethod::Post, "release?SalesOrder='1%2F2'", true),
+        "v2 imports carry them in the URL, whatever the method"
     );
 }

@@ -17,4 +17,16 @@ service CrmService {
     { grant: '*', to: 'authenticated-user', where: 'region = $user.region' }
   ]
   entity Opportunities as projection on crm.Opportunities;
+
+  // Unbound operations (implemented in crm-service.js); they run as the caller, so the
+  // region restrictions above apply to what they read and change.
+
+  /** The largest opportunities of at least `minAmount`, at most `count` of them. */
+  function topOpportunities(minAmount : Decimal(15, 2), count : Integer) returns array of Opportunities;
+
+  /** How many opportunities are in `stage`. */
+  function opportunityCount(stage : String(20)) returns Integer;
+
+  /** Moves an opportunity to another stage and returns it. */
+  action setStage(ID : Integer, stage : String(20)) returns Opportunities;
 }

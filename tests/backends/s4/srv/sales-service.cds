@@ -24,4 +24,13 @@ service API_SALES_ORDER_SRV {
 
   @requires: 'authenticated-user'
   entity A_SalesOrderItem  as projection on s4.A_SalesOrderItem;
+
+  // Unbound operations (implemented in sales-service.js), also offered as v2 function imports
+  // by the adapter (GET for the function, POST for the action).
+
+  /** Sales orders the caller sees with this overall status. */
+  function orderCount(status : String(1)) returns Integer;
+
+  /** Sets a sales order's overall status and returns the order. */
+  action setOrderStatus(SalesOrder : String(10), status : String(1)) returns A_SalesOrder;
 }
