@@ -18,7 +18,7 @@ use bizgraph_schema::execute::{
 };
 use bizgraph_schema::literal;
 use bizgraph_schema::model::{FieldKind, Graph, ReturnKind};
-use bizgraph_schema::plan::{Fetch, Join, Plan, PlanLimits, Shape};
+use bizgraph_schema::plan::{Fetch, Join, Plan, PlanLimits, Shape, entity_path};
 use serde_json::{Map, Value, json};
 
 use crate::identity::Caller;
@@ -571,34 +571,9 @@ impl Executor {
         // The error is built once per failed write; its size does not matter here.
         #[allow(clippy::result_large_err)]
         let key_path = || -> Result<String, ExecError> {
-            let values: Vec<(&str, EdmType, &Value)> = write
-                .key
-                .iter()
-                .map(|(index, value)| {
-                    let field = &entity.fields[*index];
-                    (
-                        field.name.as_str(),
-                        field.edm_type().unwrap_or(EdmType::String),
-                        value,
-                    )
-                })
-                .collect();
-            let key = literal::format_key(dialect, &values).map_err(|error| {
-                let mut e = self.error(
-                    graph,
-                    service_id,
-                    "BAD_USER_INPUT",
-                    format!("{}: {error}", entity.set_name),
-                );
-                e.status = None;
-                e
-            })?;
-            Ok(format!(
-                "{}/{}{}",
-                service.path,
-                literal::encode_component(&entity.set_name),
-                literal::encode_component(&key)
-            ))
+            let path = entity_path(graph, write.entity, &write.key)
+                .map_err(|error| self.error(graph, service_id, error.code(), error.to_string()))?;
+            Ok(format!("{}/{path}", service.path))
         };
         let mut body = Map::new();
         for (index, value) in &write.values {

@@ -808,158 +808,151 @@ fn mutation_fields_of(
     options: SchemaOptions,
 ) -> (Vec<InputObject>, Vec<Field>) {
     let entity = &graph.entities[entity_id];
+    let caps = &entity.capabilities;
+    let keyed = !entity.key.is_empty();
     let mut inputs = Vec::new();
     let mut fields = Vec::new();
-    let scalar_input =
-        |field: &GraphField| !field.collection && !matches!(field.kind, FieldKind::Complex(_));
-    if entity.capabilities.insertable {
-        let name = format!("{}_input", entity.gql_type);
-        let mut input = InputObject::new(&name).description(format!(
-            "A new {}; leave out what the service fills in",
-            entity.set_name
-        ));
-        let mut any = false;
-        for field in entity
-            .fields
-            .iter()
-            .filter(|f| f.insertable && scalar_input(f))
-        {
-            input = input.field(InputValue::new(
-                &field.gql_name,
-                TypeRef::named(field_type_name(graph, field)),
-            ));
-            any = true;
+    for (kind, allowed) in [
+        (WriteKind::Create, caps.insertable),
+        (WriteKind::Update, caps.updatable && keyed),
+        (WriteKind::Delete, caps.deletable && keyed),
+    ] {
+        if !allowed {
+            continue;
         }
-        if any {
-            inputs.push(input);
-            let resolver_graph = graph.clone();
-            fields.push(
-                Field::new(
-                    format!("{}_create", entity.gql_field),
-                    TypeRef::named(&entity.gql_type),
-                    move |ctx| {
-                        let graph = resolver_graph.clone();
-                        resolve_nullable(ctx.ctx, async move {
-                            let field = ctx.ctx.field();
-                            let arguments = arguments(&field)?;
-                            let entity = &graph.entities[entity_id];
-                            let values = input_values(&graph, entity, arguments.get("input"))?;
-                            let shape = write_shape(&graph, entity_id, field, &options)?;
-                            let write = Write {
-                                entity: entity_id,
-                                kind: WriteKind::Create,
-                                values,
-                                key: Vec::new(),
-                                etag: None,
-                                shape: Some(shape),
-                            };
-                            let executor = ctx.ctx.data::<Executor>()?;
-                            let value = executor.write(&graph, &write).await.map_err(exec_error)?;
-                            Ok(Some(FieldValue::owned_any(value)))
-                        })
-                    },
-                )
-                .argument(InputValue::new("input", TypeRef::named_nn(&name)))
-                .description(format!("Creates one {}", entity.set_name)),
-            );
-        }
-    }
-    if entity.key.is_empty() {
-        return (inputs, fields);
-    }
-    if entity.capabilities.updatable {
-        let name = format!("{}_patch", entity.gql_type);
-        let mut input = InputObject::new(&name).description(format!(
-            "Changes to a {}; fields left out stay as they are",
-            entity.set_name
-        ));
-        let mut any = false;
-        for field in entity
-            .fields
-            .iter()
-            .filter(|f| f.updatable && scalar_input(f))
-        {
-            input = input.field(InputValue::new(
-                &field.gql_name,
-                TypeRef::named(field_type_name(graph, field)),
-            ));
-            any = true;
-        }
-        if any {
-            inputs.push(input);
-            let resolver_graph = graph.clone();
-            let field = Field::new(
-                format!("{}_update", entity.gql_field),
-                TypeRef::named(&entity.gql_type),
-                move |ctx| {
-                    let graph = resolver_graph.clone();
-                    resolve_nullable(ctx.ctx, async move {
-                        let field = ctx.ctx.field();
-                        let arguments = arguments(&field)?;
-                        let entity = &graph.entities[entity_id];
-                        let key = key_values(entity, &arguments)?;
-                        let values = input_values(&graph, entity, arguments.get("input"))?;
-                        let shape = write_shape(&graph, entity_id, field, &options)?;
-                        let write = Write {
-                            entity: entity_id,
-                            kind: WriteKind::Update,
-                            values,
-                            key,
-                            etag: etag_argument(&arguments),
-                            shape: Some(shape),
-                        };
-                        let executor = ctx.ctx.data::<Executor>()?;
-                        let value = executor.write(&graph, &write).await.map_err(exec_error)?;
-                        Ok(match value {
-                            Value::Null => None,
-                            value => Some(FieldValue::owned_any(value)),
-                        })
-                    })
-                },
-            )
-            .argument(InputValue::new("input", TypeRef::named_nn(&name)))
-            .argument(InputValue::new("etag", TypeRef::named(TypeRef::STRING)))
-            .description(format!(
+        let (suffix, input, description) = match kind {
+            WriteKind::Create => (
+                "create",
+                write_input(
+                    graph,
+                    entity,
+                    "_input",
+                    "A new {}; leave out what the service fills in",
+                    |f| f.insertable,
+                ),
+                "Creates one {}",
+            ),
+            WriteKind::Update => (
+                "update",
+                write_input(
+                    graph,
+                    entity,
+                    "_patch",
+                    "Changes to a {}; fields left out stay as they are",
+                    |f| f.updatable,
+                ),
                 "Changes one {}; with etag, only if it was not changed since",
-                entity.set_name
-            ));
-            fields.push(key_arguments(graph, entity, field));
+            ),
+            WriteKind::Delete => (
+                "delete",
+                None,
+                "Deletes one {}; with etag, only if it was not changed since",
+            ),
+        };
+        if kind != WriteKind::Delete && input.is_none() {
+            // Nothing a client could send.
+            continue;
         }
-    }
-    if entity.capabilities.deletable {
-        let resolver_graph = graph.clone();
-        let field = Field::new(
-            format!("{}_delete", entity.gql_field),
-            // Nullable, so that a failing delete nulls only itself.
-            TypeRef::named(TypeRef::BOOLEAN),
-            move |ctx| {
-                let graph = resolver_graph.clone();
-                resolve_nullable(ctx.ctx, async move {
-                    let field = ctx.ctx.field();
-                    let arguments = arguments(&field)?;
-                    let key = key_values(&graph.entities[entity_id], &arguments)?;
-                    let write = Write {
-                        entity: entity_id,
-                        kind: WriteKind::Delete,
-                        values: Vec::new(),
-                        key,
-                        etag: etag_argument(&arguments),
-                        shape: None,
-                    };
-                    let executor = ctx.ctx.data::<Executor>()?;
-                    executor.write(&graph, &write).await.map_err(exec_error)?;
-                    Ok(Some(FieldValue::value(GqlValue::Boolean(true))))
-                })
-            },
-        )
-        .argument(InputValue::new("etag", TypeRef::named(TypeRef::STRING)))
-        .description(format!(
-            "Deletes one {}; with etag, only if it was not changed since",
-            entity.set_name
-        ));
-        fields.push(key_arguments(graph, entity, field));
+        let output = match kind {
+            // Nullable, so that a failing write nulls only itself.
+            WriteKind::Delete => TypeRef::named(TypeRef::BOOLEAN),
+            _ => TypeRef::named(&entity.gql_type),
+        };
+        let mut field = write_field(graph, entity_id, kind, options, suffix, output)
+            .description(description.replace("{}", &entity.set_name));
+        if let Some(input) = input {
+            field = field.argument(InputValue::new(
+                "input",
+                TypeRef::named_nn(input.type_name()),
+            ));
+            inputs.push(input);
+        }
+        if kind != WriteKind::Create {
+            field = key_arguments(graph, entity, field)
+                .argument(InputValue::new("etag", TypeRef::named(TypeRef::STRING)));
+        }
+        fields.push(field);
     }
     (inputs, fields)
+}
+
+/// The input object of a create (`_input`) or update (`_patch`): the primitive and enum fields
+/// the service lets clients set; `None` when there are none.
+fn write_input(
+    graph: &Graph,
+    entity: &Entity,
+    suffix: &str,
+    description: &str,
+    settable: fn(&GraphField) -> bool,
+) -> Option<InputObject> {
+    let mut input = InputObject::new(format!("{}{suffix}", entity.gql_type))
+        .description(description.replace("{}", &entity.set_name));
+    let mut any = false;
+    for field in entity
+        .fields
+        .iter()
+        .filter(|f| settable(f) && !f.collection && !matches!(f.kind, FieldKind::Complex(_)))
+    {
+        input = input.field(InputValue::new(
+            &field.gql_name,
+            TypeRef::named(field_type_name(graph, field)),
+        ));
+        any = true;
+    }
+    any.then_some(input)
+}
+
+/// `<Set>_create`, `<Set>_update` or `<Set>_delete`: arguments to a [`Write`], handed to the
+/// request's executor.
+fn write_field(
+    graph: &Arc<Graph>,
+    entity_id: EntityId,
+    kind: WriteKind,
+    options: SchemaOptions,
+    suffix: &str,
+    output: TypeRef,
+) -> Field {
+    let entity = &graph.entities[entity_id];
+    let resolver_graph = graph.clone();
+    Field::new(
+        format!("{}_{suffix}", entity.gql_field),
+        output,
+        move |ctx| {
+            let graph = resolver_graph.clone();
+            resolve_nullable(ctx.ctx, async move {
+                let field = ctx.ctx.field();
+                let arguments = arguments(&field)?;
+                let entity = &graph.entities[entity_id];
+                let key = match kind {
+                    WriteKind::Create => Vec::new(),
+                    _ => key_values(entity, &arguments)?,
+                };
+                let values = match kind {
+                    WriteKind::Delete => Vec::new(),
+                    _ => input_values(&graph, entity, arguments.get("input"))?,
+                };
+                let shape = match kind {
+                    WriteKind::Delete => None,
+                    _ => Some(write_shape(&graph, entity_id, field, &options)?),
+                };
+                let write = Write {
+                    entity: entity_id,
+                    kind,
+                    values,
+                    key,
+                    etag: etag_argument(&arguments),
+                    shape,
+                };
+                let executor = ctx.ctx.data::<Executor>()?;
+                let value = executor.write(&graph, &write).await.map_err(exec_error)?;
+                Ok(match (kind, value) {
+                    (WriteKind::Delete, _) => Some(FieldValue::value(GqlValue::Boolean(true))),
+                    (_, Value::Null) => None,
+                    (_, value) => Some(FieldValue::owned_any(value)),
+                })
+            })
+        },
+    )
 }
 
 fn etag_argument(arguments: &IndexMap<Name, GqlValue>) -> Option<String> {

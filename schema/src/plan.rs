@@ -169,13 +169,12 @@ pub struct Join {
 /// Plans a read.
 pub fn plan(graph: &Graph, read: &Read, limits: &PlanLimits) -> Result<Plan, PlanError> {
     let entity = &graph.entities[read.entity];
-    let dialect = graph.services[entity.service].dialect;
     let planner = Planner { graph, limits };
     let mut options = Options::default();
     let resource = match &read.target {
         Target::Collection(args) => {
             planner.collection_options(read.entity, args, &mut options, true)?;
-            encode_segment(&entity.set_name)
+            encode_component(&entity.set_name)
         }
         Target::Key(key) => {
             if !entity.capabilities.addressable {
@@ -184,24 +183,7 @@ pub fn plan(graph: &Graph, read: &Read, limits: &PlanLimits) -> Result<Plan, Pla
                     entity.set_name
                 )));
             }
-            let values: Vec<(&str, EdmType, &Value)> = key
-                .iter()
-                .map(|(index, value)| {
-                    let field = &entity.fields[*index];
-                    (
-                        field.name.as_str(),
-                        field.edm_type().unwrap_or(EdmType::String),
-                        value,
-                    )
-                })
-                .collect();
-            let key =
-                literal::format_key(dialect, &values).map_err(|error| PlanError::Literal {
-                    entity: entity.set_name.clone(),
-                    field: "key".to_owned(),
-                    error,
-                })?;
-            format!("{}{}", encode_segment(&entity.set_name), encode_key(&key))
+            entity_path(graph, read.entity, key)?
         }
     };
     let shape = planner.shape(read.entity, &read.selection, &mut options)?;
@@ -227,6 +209,38 @@ struct ExpandGroup {
     selection: Selection,
     /// Indexes of the member reads in the selection's relations.
     members: Vec<usize>,
+}
+
+/// The URL path of one entity below the service root, percent-encoded: `Set('a')` or
+/// `Set(K1='a',K2=1)` (OData 4.01 URL conventions section 4.3.1, v2 URI conventions 2.3).
+pub fn entity_path(
+    graph: &Graph,
+    entity_id: EntityId,
+    key: &[(usize, Value)],
+) -> Result<String, PlanError> {
+    let entity = &graph.entities[entity_id];
+    let dialect = graph.services[entity.service].dialect;
+    let values: Vec<(&str, EdmType, &Value)> = key
+        .iter()
+        .map(|(index, value)| {
+            let field = &entity.fields[*index];
+            (
+                field.name.as_str(),
+                field.edm_type().unwrap_or(EdmType::String),
+                value,
+            )
+        })
+        .collect();
+    let key = literal::format_key(dialect, &values).map_err(|error| PlanError::Literal {
+        entity: entity.set_name.clone(),
+        field: "key".to_owned(),
+        error,
+    })?;
+    Ok(format!(
+        "{}{}",
+        encode_component(&entity.set_name),
+        encode_component(&key)
+    ))
 }
 
 struct Planner<'g> {
@@ -393,7 +407,7 @@ impl Planner<'_> {
                     fetch: Fetch {
                         service: target.service,
                         entity: relation.target,
-                        resource: encode_segment(&target.set_name),
+                        resource: encode_component(&target.set_name),
                         options: join_options,
                         shape: target_shape,
                     },
@@ -721,14 +735,6 @@ pub fn render_options(
         }
     }
     out
-}
-
-fn encode_segment(name: &str) -> String {
-    encode_component(name)
-}
-
-fn encode_key(key: &str) -> String {
-    encode_component(key)
 }
 
 impl Fetch {
