@@ -19,6 +19,7 @@ use bizgraph_schema::execute::{
 use bizgraph_schema::literal;
 use bizgraph_schema::model::{FieldKind, Graph, ReturnKind};
 use bizgraph_schema::plan::{Fetch, Join, Plan, PlanLimits, Shape, entity_path};
+use bizgraph_schema::temporal::iso_to_epoch_millis;
 use serde_json::{Map, Value, json};
 
 use crate::identity::Caller;
@@ -959,18 +960,20 @@ fn to_wire(dialect: Dialect, kind: FieldKind, value: &Value) -> Value {
     match (dialect, ty, value) {
         (_, _, Value::Null) => Value::Null,
         // v2 JSON (MS-ODATA 2.2.6.3.3): Edm.DateTime as "/Date(ms)/".
-        (Dialect::V2, EdmType::DateTime, Value::String(text)) => match iso_to_millis(text) {
+        (Dialect::V2, EdmType::DateTime, Value::String(text)) => match iso_to_epoch_millis(text) {
             Some(ms) => Value::String(format!("/Date({ms})/")),
             None => value.clone(),
         },
-        (Dialect::V2, EdmType::Date, Value::String(text)) => match iso_to_millis(text) {
+        (Dialect::V2, EdmType::Date, Value::String(text)) => match iso_to_epoch_millis(text) {
             Some(ms) => Value::String(format!("/Date({ms})/")),
             None => value.clone(),
         },
-        (Dialect::V2, EdmType::DateTimeOffset, Value::String(text)) => match iso_to_millis(text) {
-            Some(ms) => Value::String(format!("/Date({ms}+0000)/")),
-            None => value.clone(),
-        },
+        (Dialect::V2, EdmType::DateTimeOffset, Value::String(text)) => {
+            match iso_to_epoch_millis(text) {
+                Some(ms) => Value::String(format!("/Date({ms}+0000)/")),
+                None => value.clone(),
+            }
+        }
         (Dialect::V2, EdmType::Time, Value::String(text)) => {
             let mut parts = text.split(':');
             match (parts.next(), parts.next(), parts.next()) {
@@ -986,57 +989,9 @@ fn to_wire(dialect: Dialect, kind: FieldKind, value: &Value) -> Value {
     }
 }
 
-/// `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH:MM]` to milliseconds since 1970 (UTC).
-fn iso_to_millis(text: &str) -> Option<i64> {
-    let (date, time) = text.split_once('T').unwrap_or((text, "00:00:00"));
-    let mut date_parts = date.split('-');
-    let year: i64 = date_parts.next()?.parse().ok()?;
-    let month: i64 = date_parts.next()?.parse().ok()?;
-    let day: i64 = date_parts.next()?.parse().ok()?;
-    let (clock, offset_minutes) = if let Some(clock) = time.strip_suffix('Z') {
-        (clock, 0)
-    } else if let Some(at) = time.rfind(['+', '-']) {
-        let (clock, offset) = time.split_at(at);
-        let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let (h, m) = offset[1..].split_once(':').unwrap_or((&offset[1..], "0"));
-        (
-            clock,
-            sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?),
-        )
-    } else {
-        (time, 0)
-    };
-    let mut clock_parts = clock.split(':');
-    let hour: i64 = clock_parts.next()?.parse().ok()?;
-    let minute: i64 = clock_parts.next().unwrap_or("0").parse().ok()?;
-    let seconds: f64 = clock_parts.next().unwrap_or("0").parse().ok()?;
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let millis = ((days * 24 + hour) * 60 + minute - offset_minutes) * 60_000
-        + (seconds * 1000.0).round() as i64;
-    Some(millis)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_dates_become_epoch_milliseconds() {
-        assert_eq!(iso_to_millis("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(iso_to_millis("2024-01-31"), Some(1_706_659_200_000));
-        assert_eq!(
-            iso_to_millis("2024-01-31T01:00:00+01:00"),
-            Some(1_706_659_200_000)
-        );
-        assert_eq!(iso_to_millis("1969-12-31T23:59:59.5Z"), Some(-500));
-    }
 
     #[test]
     fn next_links_resolve_below_the_destination() {

@@ -303,9 +303,14 @@ impl Composer {
             .is_some();
         for property in metadata.all_properties(structured) {
             etag |= property.concurrency_token;
-            if let Some(field) =
-                self.field(namespace, metadata, property, &restrictions, &mut scope)
-            {
+            if let Some(field) = self.field(
+                namespace,
+                set_name,
+                metadata,
+                property,
+                &restrictions,
+                &mut scope,
+            ) {
                 fields.push(field);
             } else {
                 self.note(
@@ -394,6 +399,7 @@ impl Composer {
     fn field(
         &mut self,
         namespace: NamespaceId,
+        owner: &str,
         metadata: &Metadata,
         property: &Property,
         restrictions: &Restrictions<'_>,
@@ -411,8 +417,23 @@ impl Composer {
             // DateTime that holds a date. The literal stays `datetime'...'` on the wire.
             kind = FieldKind::Scalar(EdmType::Date);
         }
-        let (wanted, _) = sanitize(&property.name);
-        let (gql_name, _) = scope.claim(&wanted);
+        let (wanted, sanitized) = sanitize(&property.name);
+        let (gql_name, renamed) = scope.claim(&wanted);
+        if sanitized || renamed {
+            self.note(
+                Level::Info,
+                Some(namespace),
+                format!(
+                    "property {owner}.{} is exposed as {gql_name}: {}",
+                    property.name,
+                    if renamed {
+                        "another property has that name"
+                    } else {
+                        "the name is not a legal GraphQL name"
+                    }
+                ),
+            );
+        }
         let sap = property.annotations.sap.as_deref();
         let terms = property.annotations.terms.as_deref();
         let name = &*property.name;
@@ -566,7 +587,9 @@ impl Composer {
         let mut fields = Vec::new();
         let none = Restrictions::default();
         for property in metadata.all_properties(StructuredType::Complex(complex)) {
-            if let Some(mut field) = self.field(namespace, metadata, property, &none, &mut scope) {
+            if let Some(mut field) =
+                self.field(namespace, qualified, metadata, property, &none, &mut scope)
+            {
                 // Filtering into complex properties is not offered (yet): paths are per entity.
                 field.filterable = false;
                 field.sortable = false;

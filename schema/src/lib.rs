@@ -13,6 +13,7 @@ pub mod model;
 pub mod names;
 pub mod plan;
 pub mod query;
+pub mod temporal;
 
 pub use bizgraph_metadata as metadata;
 pub use compose::{Composition, CrossAssociation, Finding, ServiceInput, SourceInput, compose};

@@ -21,6 +21,7 @@ use base64::engine::general_purpose::{
 use serde_json::{Number, Value};
 
 use crate::edm::{Dialect, EdmType};
+use crate::temporal::{Clock, Date, Duration, Timestamp, is_guid};
 
 /// At most this many characters of an offending value are shown in an error message.
 const SHOWN_CHARS: usize = 40;
@@ -136,7 +137,7 @@ pub fn format_literal(
             // ABNF 7 `date = year "-" month "-" day`, bare.
             Dialect::V4 => {
                 let text = string_of(ty, value)?;
-                let date = parse_date(text).ok_or_else(|| invalid(ty, text, DATE_FORM))?;
+                let date = Date::parse(text).ok_or_else(|| invalid(ty, text, DATE_FORM))?;
                 Ok(date.to_string())
             }
             // v2 has no Edm.Date; a date is an Edm.DateTime at midnight (sap:display-format="Date").
@@ -165,18 +166,18 @@ pub fn format_literal(
         }
         EdmType::TimeOfDay | EdmType::Time => {
             let text = string_of(ty, value)?;
-            let clock = parse_clock(text).ok_or_else(|| invalid(ty, text, CLOCK_FORM))?;
+            let clock = Clock::parse(text).ok_or_else(|| invalid(ty, text, CLOCK_FORM))?;
             Ok(match dialect {
                 // ABNF 7 `timeOfDayLiteral = hour COLON minute [ COLON second [ "." fractionalSeconds ] ]`.
                 Dialect::V4 => clock.to_string(),
                 // MS-ODATA 2.2.2: `time'<timeLiteral>'`, where
                 // timeLiteral is an xsd:duration (`time'PT13H20M'`).
-                Dialect::V2 => format!("time'{}'", clock.as_duration()),
+                Dialect::V2 => format!("time'{}'", clock.as_v2_duration()),
             })
         }
         EdmType::Duration => {
             let text = string_of(ty, value)?;
-            parse_duration(text).ok_or_else(|| invalid(ty, text, DURATION_FORM))?;
+            Duration::parse(text).ok_or_else(|| invalid(ty, text, DURATION_FORM))?;
             Ok(match dialect {
                 // ABNF 7 `durationLiteral = [ "duration" ] SQUOTE durationValue SQUOTE`.
                 Dialect::V4 => format!("duration'{text}'"),
@@ -472,311 +473,15 @@ fn date_time_utc(ty: EdmType, value: &Value, require_offset: bool) -> Result<Str
         DATE_TIME_FORM
     };
     let stamp = if require_offset {
-        parse_timestamp(text).filter(|stamp| stamp.offset_minutes.is_some())
+        Timestamp::parse(text).filter(|stamp| stamp.offset_minutes().is_some())
     } else {
-        parse_timestamp(text).or_else(|| {
-            parse_date(text).map(|date| Timestamp {
-                date,
-                clock: Clock::default(),
-                offset_minutes: None,
-            })
-        })
+        Timestamp::parse_date_or_date_time(text)
     };
     let stamp = stamp.ok_or_else(|| invalid(ty, text, form))?;
-    stamp.to_utc().ok_or_else(|| out_of_range(ty, text))
-}
-
-/// A calendar date; years 0000 to 9999 (ABNF 7 `year` also allows more digits and a sign, which
-/// no SAP backend stores).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Date {
-    year: i64,
-    month: u32,
-    day: u32,
-}
-
-impl std::fmt::Display for Date {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            formatter,
-            "{:04}-{:02}-{:02}",
-            self.year, self.month, self.day
-        )
-    }
-}
-
-/// A time of day; `fraction` holds the digits after the decimal point, possibly none.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Clock<'a> {
-    hour: u32,
-    minute: u32,
-    second: u32,
-    fraction: &'a str,
-}
-
-impl Clock<'_> {
-    fn seconds_of_day(&self) -> i64 {
-        i64::from(self.hour * 3600 + self.minute * 60 + self.second)
-    }
-
-    /// `PT10H30M00S`, the form of MS-ODATA's `time'...'` examples.
-    fn as_duration(&self) -> String {
-        let dot = if self.fraction.is_empty() { "" } else { "." };
-        format!(
-            "PT{:02}H{:02}M{:02}{dot}{}S",
-            self.hour, self.minute, self.second, self.fraction
-        )
-    }
-}
-
-impl std::fmt::Display for Clock<'_> {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            formatter,
-            "{:02}:{:02}:{:02}",
-            self.hour, self.minute, self.second
-        )?;
-        if !self.fraction.is_empty() {
-            write!(formatter, ".{}", self.fraction)?;
-        }
-        Ok(())
-    }
-}
-
-struct Timestamp<'a> {
-    date: Date,
-    clock: Clock<'a>,
-    offset_minutes: Option<i64>,
-}
-
-impl Timestamp<'_> {
-    /// The UTC date-time without zone designator, or `None` when UTC leaves years 0000-9999.
-    fn to_utc(&self) -> Option<String> {
-        let local = days_from_civil(self.date.year, self.date.month, self.date.day) * 86_400
-            + self.clock.seconds_of_day();
-        let utc = local - self.offset_minutes.unwrap_or(0) * 60;
-        let (year, month, day) = civil_from_days(utc.div_euclid(86_400));
-        if !(0..=9999).contains(&year) {
-            return None;
-        }
-        let second_of_day = utc.rem_euclid(86_400);
-        let clock = Clock {
-            hour: u32::try_from(second_of_day / 3600).ok()?,
-            minute: u32::try_from(second_of_day % 3600 / 60).ok()?,
-            second: u32::try_from(second_of_day % 60).ok()?,
-            fraction: self.clock.fraction,
-        };
-        Some(format!("{}T{clock}", Date { year, month, day }))
-    }
-}
-
-/// Fixed-width decimal digits as a number; `None` for anything else (signs, spaces, non-ASCII).
-fn fixed_digits(bytes: &[u8]) -> Option<u32> {
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    bytes.iter().try_fold(0u32, |total, digit| {
-        total.checked_mul(10)?.checked_add(u32::from(digit - b'0'))
-    })
-}
-
-/// `YYYY-MM-DD` with the month's real length (ABNF 7 `date`; `2024-02-29` yes, `2023-02-29` no).
-fn parse_date(text: &str) -> Option<Date> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return None;
-    }
-    let year = i64::from(fixed_digits(&bytes[0..4])?);
-    let month = fixed_digits(&bytes[5..7])?;
-    let day = fixed_digits(&bytes[8..10])?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(Date { year, month, day })
-}
-
-/// `hh:mm[:ss[.f{1,12}]]` (ABNF 7 `timeOfDayValue`; leap second 60 is not accepted).
-fn parse_clock_text(text: &str) -> Option<Clock<'_>> {
-    let bytes = text.as_bytes();
-    if bytes.len() < 5 || bytes[2] != b':' || !text.is_ascii() {
-        return None;
-    }
-    let hour = fixed_digits(&bytes[0..2])?;
-    let minute = fixed_digits(&bytes[3..5])?;
-    let (second, fraction) = match &text[5..] {
-        "" => (0, ""),
-        rest => {
-            let rest = rest.strip_prefix(':')?;
-            let (second, fraction) = match rest.split_once('.') {
-                Some((second, fraction)) => {
-                    let valid = (1..=12).contains(&fraction.len())
-                        && fraction.bytes().all(|byte| byte.is_ascii_digit());
-                    (second, valid.then_some(fraction)?)
-                }
-                None => (rest, ""),
-            };
-            if second.len() != 2 {
-                return None;
-            }
-            (fixed_digits(second.as_bytes())?, fraction)
-        }
-    };
-    (hour <= 23 && minute <= 59 && second <= 59).then_some(Clock {
-        hour,
-        minute,
-        second,
-        fraction,
-    })
-}
-
-/// `date "T" clock [ "Z" / ( "+" / "-" ) hh ":" mm ]` (ABNF 7 `dateTimeOffsetValue`; the offset
-/// is optional here because v2 Edm.DateTime has none).
-fn parse_timestamp(text: &str) -> Option<Timestamp<'_>> {
-    if !text.is_ascii() || text.len() < 16 || text.as_bytes()[10] != b'T' {
-        return None;
-    }
-    let date = parse_date(&text[..10])?;
-    let rest = &text[11..];
-    let (clock_text, offset_minutes) = if let Some(clock_text) = rest.strip_suffix('Z') {
-        (clock_text, Some(0))
-    } else if let Some(index) = rest.find(['+', '-']) {
-        let (clock_text, offset) = rest.split_at(index);
-        let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let offset = &offset.as_bytes()[1..];
-        if offset.len() != 5 || offset[2] != b':' {
-            return None;
-        }
-        let hours = fixed_digits(&offset[0..2])?;
-        let minutes = fixed_digits(&offset[3..5])?;
-        if hours > 23 || minutes > 59 {
-            return None;
-        }
-        (clock_text, Some(sign * i64::from(hours * 60 + minutes)))
-    } else {
-        (rest, None)
-    };
-    Some(Timestamp {
-        date,
-        clock: parse_clock_text(clock_text)?,
-        offset_minutes,
-    })
-}
-
-/// A time of day given as `hh:mm[:ss[.fff]]` or as a duration below 24 hours (`PT10H30M`).
-fn parse_clock(text: &str) -> Option<Clock<'_>> {
-    if !text.starts_with('P') {
-        return parse_clock_text(text);
-    }
-    let duration = parse_duration(text).filter(|duration| !duration.negative)?;
-    let total = duration
-        .days
-        .checked_mul(86_400)?
-        .checked_add(duration.hours.checked_mul(3600)?)?
-        .checked_add(duration.minutes.checked_mul(60)?)?
-        .checked_add(duration.seconds)?;
-    if total >= 86_400 {
-        return None;
-    }
-    let total = u32::try_from(total).ok()?;
-    Some(Clock {
-        hour: total / 3600,
-        minute: total % 3600 / 60,
-        second: total % 60,
-        fraction: duration.fraction,
-    })
-}
-
-/// A day-time duration, `[-]P[nD][T[nH][nM][n[.n]S]]` (ABNF 7 `durationValue`, xsd
-/// dayTimeDuration: no years or months, at least one component, `T` followed by one).
-struct Duration<'a> {
-    negative: bool,
-    days: u64,
-    hours: u64,
-    minutes: u64,
-    seconds: u64,
-    fraction: &'a str,
-}
-
-fn parse_duration(text: &str) -> Option<Duration<'_>> {
-    if !text.is_ascii() {
-        return None;
-    }
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let rest = rest.strip_prefix('P')?;
-    let (day_part, time_part) = match rest.split_once('T') {
-        Some((day_part, time_part)) => (day_part, Some(time_part)),
-        None => (rest, None),
-    };
-    let mut duration = Duration {
-        negative,
-        days: 0,
-        hours: 0,
-        minutes: 0,
-        seconds: 0,
-        fraction: "",
-    };
-    let mut components = 0;
-    if !day_part.is_empty() {
-        duration.days = whole_number(day_part.strip_suffix('D')?)?;
-        components += 1;
-    }
-    if let Some(mut time_part) = time_part {
-        if time_part.is_empty() {
-            return None;
-        }
-        // Designators must come in the order H, M, S, each at most once.
-        let mut next_allowed = 0;
-        while !time_part.is_empty() {
-            let end = time_part.find(|character: char| character.is_ascii_uppercase())?;
-            let (number, designator) = (&time_part[..end], &time_part[end..end + 1]);
-            let rank = match designator {
-                "H" => 0,
-                "M" => 1,
-                "S" => 2,
-                _ => return None,
-            };
-            if rank < next_allowed {
-                return None;
-            }
-            next_allowed = rank + 1;
-            match (rank, number.split_once('.')) {
-                (2, Some((whole, fraction))) => {
-                    if fraction.is_empty() || !fraction.bytes().all(|byte| byte.is_ascii_digit()) {
-                        return None;
-                    }
-                    duration.seconds = whole_number(whole)?;
-                    duration.fraction = fraction;
-                }
-                (_, Some(_)) => return None,
-                (0, None) => duration.hours = whole_number(number)?,
-                (1, None) => duration.minutes = whole_number(number)?,
-                (_, None) => duration.seconds = whole_number(number)?,
-            }
-            components += 1;
-            time_part = &time_part[end + 1..];
-        }
-    }
-    (components > 0).then_some(duration)
-}
-
-fn whole_number(digits: &str) -> Option<u64> {
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// `8-4-4-4-12` hex digits (ABNF 7 `guid`).
-fn is_guid(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(index, byte)| match index {
-            8 | 13 | 18 | 23 => *byte == b'-',
-            _ => byte.is_ascii_hexdigit(),
-        })
+    stamp
+        .to_utc()
+        .map(|utc| utc.without_offset().to_string())
+        .ok_or_else(|| out_of_range(ty, text))
 }
 
 /// Standard or URL-safe base64, padded or not.
@@ -795,51 +500,6 @@ fn hex_upper(bytes: &[u8]) -> String {
         text.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     text
-}
-
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // Both are small and positive by construction (1..=31, 1..=12).
-    (year, month as u32, day as u32)
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -1172,16 +832,5 @@ mod tests {
         for forbidden in ['&', '#', '+', '?', ' ', '/'] {
             assert!(!encoded.contains(forbidden), "{encoded} has {forbidden}");
         }
-    }
-
-    #[test]
-    fn calendar_arithmetic_round_trips() {
-        for days in [-719_468, -25_567, -1, 0, 1, 19_753, 2_932_896] {
-            let (year, month, day) = civil_from_days(days);
-            assert_eq!(days_from_civil(year, month, day), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
     }
 }

@@ -128,3 +128,68 @@ fn all_fixtures_compose_into_one_graph_with_unique_type_names() {
     let schema = build(Arc::new(graph), SchemaOptions::default()).expect("schema builds");
     assert!(schema.sdl().len() > 100_000);
 }
+
+#[test]
+fn illegal_and_clashing_names_are_renamed_the_same_way_every_time_and_reported() {
+    let text = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+<edmx:DataServices><Schema Namespace="N" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+ <EntityType Name="T"><Key><PropertyRef Name="ID"/></Key>
+  <Property Name="ID" Type="Edm.Int32" Nullable="false"/>
+  <Property Name="__secret" Type="Edm.String"/>
+  <Property Name="x_secret" Type="Edm.String"/>
+  <NavigationProperty Name="ID" Type="N.T"/>
+ </EntityType>
+ <EntityContainer Name="C"><EntitySet Name="T" EntityType="N.T"><NavigationPropertyBinding Path="ID" Target="T"/></EntitySet><EntitySet Name="T_filter" EntityType="N.T"/></EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"#;
+    let metadata = bizgraph_schema::metadata::parse(text.as_bytes())
+        .expect("parses")
+        .metadata;
+    let compose_once = || {
+        compose(
+            &[SourceInput {
+                name: "my-ns",
+                services: vec![ServiceInput {
+                    destination: "D",
+                    path: "/svc",
+                    metadata: &metadata,
+                }],
+            }],
+            &[],
+        )
+    };
+    let first = compose_once();
+    let second = compose_once();
+    let names = |c: &bizgraph_schema::Composition| {
+        c.graph
+            .entities
+            .iter()
+            .map(|e| {
+                let mut names: Vec<String> = e.fields.iter().map(|f| f.gql_name.clone()).collect();
+                names.extend(e.relations.iter().map(|r| r.gql_name.clone()));
+                (e.gql_type.clone(), names)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first), names(&second), "deterministic");
+    let entities = names(&first);
+    assert_eq!(entities[0].0, "my_ns_T");
+    // `T_filter` would clash with the filter type generated for `T`.
+    assert_eq!(entities[1].0, "my_ns_T_filter_2");
+    assert_eq!(
+        entities[0].1,
+        ["ID", "x_secret", "x_secret_2", "ID_2"],
+        "`__secret` is reserved in GraphQL, then clashes; the navigation clashes with a property"
+    );
+    let findings: Vec<String> = first.findings.iter().map(|f| f.to_string()).collect();
+    assert_eq!(first.graph.namespaces[0].gql_name, "my_ns");
+    for expected in [
+        "property T.__secret is exposed as x_secret: the name is not a legal GraphQL name",
+        "property T.x_secret is exposed as x_secret_2: another property has that name",
+        "navigation T.ID is exposed as ID_2: a property has that name",
+    ] {
+        assert!(
+            findings.iter().any(|f| f.ends_with(expected)),
+            "{expected:?} missing from {findings:#?}"
+        );
+    }
+}

@@ -7,8 +7,11 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use bizgraph_schema::temporal;
+pub(crate) use bizgraph_schema::temporal::{civil_from_days, days_from_civil, is_guid};
+
 /// Milliseconds in a day.
-pub(crate) const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = temporal::MILLIS_PER_DAY;
 
 /// A value of a property or a literal.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,70 +261,9 @@ impl fmt::Display for Decimal {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = if year >= 0 { year } else { year - 399 } / 400;
-    let year_of_era = year - era * 400;
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = if shifted >= 0 {
-        shifted
-    } else {
-        shifted - 146_096
-    } / 146_097;
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // Both are small by construction: day in 1..=31, month in 1..=12.
-    (year, month as u32, day as u32)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-fn digits(text: &str, at: usize, count: usize) -> Option<u32> {
-    let part = text.get(at..at + count)?;
-    if !part.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    part.parse().ok()
-}
-
 /// Parses `YYYY-MM-DD` into days since 1970-01-01.
 pub(crate) fn parse_date(text: &str) -> Option<i64> {
-    if text.len() != 10 || &text[4..5] != "-" || &text[7..8] != "-" {
-        return None;
-    }
-    let year = i64::from(digits(text, 0, 4)?);
-    let month = digits(text, 5, 2)?;
-    let day = digits(text, 8, 2)?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day))
+    temporal::Date::parse(text).map(temporal::Date::epoch_days)
 }
 
 /// A parsed timestamp: milliseconds since the epoch (in UTC when an offset was given) and whether
@@ -332,64 +274,18 @@ pub(crate) struct Timestamp {
     pub(crate) has_offset: bool,
 }
 
-/// Parses `YYYY-MM-DDThh:mm[:ss[.fffffff]][Z|(+|-)hh:mm]`.
+/// Parses `YYYY-MM-DDThh:mm[:ss[.fffffff]][Z|(+|-)hh:mm]` ([`temporal::Timestamp::parse`]), with
+/// two leniencies of the demo services: `t` and `z` in lower case (ABNF quoted strings are
+/// case-insensitive, RFC 5234 section 2.3), and offsets only up to ±14:59 (the xsd:dateTime range).
 pub(crate) fn parse_timestamp(text: &str) -> Option<Timestamp> {
-    let days = parse_date(text.get(..10)?)?;
-    let rest = text.get(10..)?;
-    let rest = rest.strip_prefix(['T', 't'])?;
-    let hour = digits(rest, 0, 2)?;
-    if rest.get(2..3)? != ":" {
+    let stamp = temporal::Timestamp::parse(&text.to_ascii_uppercase())?;
+    let offset = stamp.offset_minutes();
+    if offset.is_some_and(|minutes| minutes.abs() >= 15 * 60) {
         return None;
     }
-    let minute = digits(rest, 3, 2)?;
-    let mut rest = &rest[5..];
-    let mut second = 0;
-    let mut millis = 0;
-    if let Some(after) = rest.strip_prefix(':') {
-        second = digits(after, 0, 2)?;
-        rest = &after[2..];
-        if let Some(after) = rest.strip_prefix('.') {
-            let count = after.bytes().take_while(u8::is_ascii_digit).count();
-            if count == 0 || count > 12 {
-                return None;
-            }
-            let fraction = &after[..count];
-            let first_three = format!("{:0<3}", &fraction[..count.min(3)]);
-            millis = first_three.parse().ok()?;
-            rest = &after[count..];
-        }
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let offset_minutes = match rest {
-        "" => None,
-        "Z" | "z" => Some(0),
-        _ => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            if rest.len() != 6 || &rest[3..4] != ":" {
-                return None;
-            }
-            let hours = digits(rest, 1, 2)?;
-            let minutes = digits(rest, 4, 2)?;
-            if hours > 14 || minutes > 59 {
-                return None;
-            }
-            Some(sign * i64::from(hours * 60 + minutes))
-        }
-    };
-    let local = days * DAY_MS
-        + i64::from(hour) * 3_600_000
-        + i64::from(minute) * 60_000
-        + i64::from(second) * 1000
-        + i64::from(millis);
     Some(Timestamp {
-        millis: local - offset_minutes.unwrap_or(0) * 60_000,
-        has_offset: offset_minutes.is_some(),
+        millis: stamp.epoch_millis(),
+        has_offset: offset.is_some(),
     })
 }
 
@@ -419,16 +315,6 @@ pub(crate) fn format_timestamp(millis: i64, fraction_digits: usize) -> String {
         text.push_str(&fraction[..fraction_digits]);
     }
     text
-}
-
-/// Whether `text` is a GUID: 8-4-4-4-12 hexadecimal digits.
-pub(crate) fn is_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -475,5 +361,15 @@ mod tests {
             format_timestamp(1_706_659_200_123, 7),
             "2024-01-31T00:00:00.1230000"
         );
+    }
+
+    #[test]
+    fn timestamps_take_lower_case_designators_and_offsets_up_to_fourteen_hours() {
+        let stamp = parse_timestamp("2024-01-31t01:00:00.5z").expect("lower case");
+        assert_eq!(stamp.millis, 1_706_662_800_500);
+        assert!(stamp.has_offset);
+        assert!(parse_timestamp("2024-01-31T01:00:00-14:59").is_some());
+        assert_eq!(parse_timestamp("2024-01-31T01:00:00+15:00"), None);
+        assert_eq!(parse_timestamp("2024-01-31T01:00:60"), None);
     }
 }
