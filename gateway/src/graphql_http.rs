@@ -155,6 +155,11 @@ pub fn report(generation: &Generation) -> serde_json::Value {
     json!({
         "ready": generation.loaded && generation.is_ready(),
         "loaded": generation.loaded,
+        "loadedAt": generation
+            .loaded_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default(),
         "sources": generation.sources,
         "size": generation.size(),
         "findings": generation.findings.iter().map(|f| f.to_string()).collect::<Vec<_>>(),

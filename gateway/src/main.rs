@@ -325,17 +325,7 @@ fn serve(
 
 /// Serves until Ctrl-C, refreshing the graph on the configured interval.
 async fn run_server(state: Arc<AppState>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
-    if let Some(interval) = state.graph.refresh_interval() {
-        let refresher = state.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                refresher.graph.refresh(&refresher.upstream).await;
-            }
-        });
-    }
+    let _refresher = bizgraph_gateway::startup::spawn_refresher(&state);
     tracing::info!(address = %listener.local_addr()?, "bizgraph listening");
     let app = bizgraph_gateway::server::app(state);
     axum::serve(listener, app)

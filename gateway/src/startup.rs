@@ -217,6 +217,32 @@ pub fn build(settings: &Settings, environment: &Environment) -> Result<AppState,
     })
 }
 
+/// Refreshes the graph on the configured interval, in the background, until the handle is
+/// dropped or aborted; `None` when no interval is configured.
+pub fn spawn_refresher(state: &Arc<AppState>) -> Option<Refresher> {
+    let interval = state.graph.refresh_interval()?;
+    let state = state.clone();
+    Some(Refresher(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        // The first tick completes at once; the graph was just loaded.
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            state.graph.refresh(&state.upstream).await;
+        }
+    })))
+}
+
+/// The background refresh task; dropping it stops the refreshes.
+#[derive(Debug)]
+pub struct Refresher(tokio::task::JoinHandle<()>);
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Builds the state and loads the graph: every `$metadata` fetched, parsed and composed. A
 /// source that fails is reported in the graph's state; it never stops the start.
 pub async fn start(

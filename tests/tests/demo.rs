@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 struct Demo {
     url: String,
     _backends: demo::DemoBackends,
+    _refresher: Option<bizgraph_gateway::startup::Refresher>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -21,13 +22,19 @@ impl Drop for Demo {
 }
 
 async fn start() -> Demo {
+    start_with(|settings| settings).await
+}
+
+/// Starts the demo with its settings changed by `adjust`.
+async fn start_with(adjust: impl FnOnce(String) -> String) -> Demo {
     let backends = demo::start().await.expect("demo backends start");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
     let address = listener.local_addr().expect("bound");
     let (settings, destinations) = demo::gateway_config(&backends, address);
-    let settings = Settings::from_toml(&settings, "demo settings").expect("demo settings parse");
+    let settings =
+        Settings::from_toml(&adjust(settings), "demo settings").expect("demo settings parse");
     let environment = Environment {
         destinations: Some(destinations),
         ..Environment::default()
@@ -35,13 +42,16 @@ async fn start() -> Demo {
     let state = bizgraph_gateway::startup::start(&settings, &environment)
         .await
         .expect("the gateway starts");
-    let router = bizgraph_gateway::server::app(Arc::new(state));
+    let state = Arc::new(state);
+    let refresher = bizgraph_gateway::startup::spawn_refresher(&state);
+    let router = bizgraph_gateway::server::app(state);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
     Demo {
         url: format!("http://{address}"),
         _backends: backends,
+        _refresher: refresher,
         task,
     }
 }
@@ -182,4 +192,35 @@ async fn refreshing_the_graph_drops_no_request() {
         .await
         .expect("answers");
     assert_eq!(unauthenticated.status(), 401, "refresh needs a caller");
+}
+
+#[tokio::test]
+async fn the_graph_is_refreshed_on_its_interval() {
+    let demo = start_with(|settings| {
+        settings.replace(
+            "refresh_interval_seconds = 0",
+            "refresh_interval_seconds = 1",
+        )
+    })
+    .await;
+    let loaded_at = || async {
+        let report: Value = reqwest::get(format!("{}/readyz", demo.url))
+            .await
+            .expect("readyz answers")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(report["ready"], true, "{report}");
+        report["loadedAt"].as_u64().expect("a load time")
+    };
+    let first = loaded_at().await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let later = loaded_at().await;
+    assert!(
+        later >= first + 1_000,
+        "reloaded within 2.5 s: {first} then {later}"
+    );
+    // Queries keep working across the swaps.
+    let data = query(&demo, "bob", "{ crm { Opportunities { totalCount } } }").await;
+    assert_eq!(data["crm"]["Opportunities"]["totalCount"], 20);
 }
