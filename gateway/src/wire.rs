@@ -673,18 +673,23 @@ fn date(dialect: Dialect, ty: EdmType, value: &Value) -> Result<String, WireErro
         .ok_or_else(|| invalid(ty, value, form))
 }
 
+/// A v2 `/Date(ms[±offset])/` value as UTC with `Z`: `None` when the text is not in that form
+/// (or the dialect is v4), `Some(None)` when it is but leaves years 0000-9999.
+fn v2_json_date(dialect: Dialect, text: &str) -> Option<Option<String>> {
+    if dialect != Dialect::V2 {
+        return None;
+    }
+    let json_date = JsonDate::parse(text)?;
+    Some(json_date.to_utc().map(|utc| utc.to_string()))
+}
+
 /// v2 Edm.DateTime as `YYYY-MM-DDThh:mm:ss[.fff]Z`, from `/Date(ms)/`, `/Date(ms+0060)/` or an
 /// ISO date-time (without offset taken as UTC, SAP Gateway's convention for Edm.DateTime).
 fn date_time(dialect: Dialect, ty: EdmType, value: &Value) -> Result<String, WireError> {
     const FORM: &str = "/Date(ms)/ or an ISO 8601 date-time";
     let text = string_of(ty, value, FORM)?;
-    if dialect == Dialect::V2
-        && let Some(json_date) = JsonDate::parse(text)
-    {
-        return json_date
-            .to_utc()
-            .map(|utc| utc.to_string())
-            .ok_or_else(|| invalid(ty, value, FORM));
+    if let Some(utc) = v2_json_date(dialect, text) {
+        return utc.ok_or_else(|| invalid(ty, value, FORM));
     }
     let stamp = Timestamp::parse(text).ok_or_else(|| invalid(ty, value, FORM))?;
     stamp
@@ -698,13 +703,8 @@ fn date_time(dialect: Dialect, ty: EdmType, value: &Value) -> Result<String, Wir
 fn date_time_offset(dialect: Dialect, ty: EdmType, value: &Value) -> Result<String, WireError> {
     const FORM: &str = "an ISO 8601 date-time with offset, or /Date(ms+offset)/ in v2";
     let text = string_of(ty, value, FORM)?;
-    if dialect == Dialect::V2
-        && let Some(json_date) = JsonDate::parse(text)
-    {
-        return json_date
-            .to_utc()
-            .map(|utc| utc.to_string())
-            .ok_or_else(|| invalid(ty, value, FORM));
+    if let Some(utc) = v2_json_date(dialect, text) {
+        return utc.ok_or_else(|| invalid(ty, value, FORM));
     }
     let stamp = Timestamp::parse(text).ok_or_else(|| invalid(ty, value, FORM))?;
     Ok(match stamp.offset_minutes() {
