@@ -12,6 +12,7 @@ pub mod identity;
 pub mod inspect;
 pub mod jwt;
 pub mod oauth;
+pub mod odata_http;
 pub mod saml;
 pub mod server;
 pub mod startup;

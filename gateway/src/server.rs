@@ -18,6 +18,7 @@ use crate::execute::CsrfTokens;
 use crate::graph::GraphRuntime;
 use crate::graphql_http;
 use crate::identity::{AuthError, Authenticator, Caller};
+use crate::odata_http;
 use crate::upstream::{CallError, Request, Upstream};
 
 /// What every handler shares.
@@ -43,6 +44,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/readyz", get(graphql_http::readyz))
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/admin/refresh", post(graphql_http::refresh))
+        .route("/odata/v4/{namespace}/", get(odata_http::service_document))
+        .route("/odata/v4/{namespace}/$metadata", get(odata_http::metadata))
+        .route("/odata/v4/{namespace}/{*rest}", get(odata_http::resource))
         .route("/api/{destination}", any(forward))
         .route("/api/{destination}/{*rest}", any(forward))
         .layer(DefaultBodyLimit::max(body_limit))

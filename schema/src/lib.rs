@@ -5,12 +5,14 @@
 
 pub mod call;
 pub mod compose;
+pub mod csdl;
 pub mod edm;
 pub mod execute;
 pub mod graphql;
 pub mod literal;
 pub mod model;
 pub mod names;
+pub mod odata_url;
 pub mod plan;
 pub mod query;
 pub mod temporal;

@@ -15,7 +15,10 @@ use serde_json::Value;
 use crate::edm::{Dialect, EdmType};
 use crate::literal::{self, LiteralError, encode_component, escape_search, format_literal};
 use crate::model::{Entity, EntityId, FieldKind, Graph, RelationKind, ServiceId};
-use crate::query::{CollectionArgs, Direction, Filter, Read, Selection, Target, TextOp};
+use crate::query::{
+    ArithmeticOp, CollectionArgs, Direction, Filter, Function, Operand, Quantifier, Read, Scope,
+    Selection, Target, TextOp,
+};
 
 /// Limits the planner enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -524,9 +527,20 @@ impl Planner<'_> {
         groups
     }
 
+    /// Renders a filter in the entity's dialect. Every condition is rendered or refused with
+    /// [`PlanError::Unsupported`] naming the operator; none is dropped.
     fn filter(
         &self,
         entity_id: EntityId,
+        filter: &Filter,
+        dialect: Dialect,
+    ) -> Result<String, PlanError> {
+        self.condition(&Scopes::root(entity_id), filter, dialect)
+    }
+
+    fn condition(
+        &self,
+        scopes: &Scopes,
         filter: &Filter,
         dialect: Dialect,
     ) -> Result<String, PlanError> {
@@ -547,21 +561,21 @@ impl Planner<'_> {
                 }
                 let rendered = parts
                     .iter()
-                    .map(|part| self.filter(entity_id, part, dialect))
+                    .map(|part| self.condition(scopes, part, dialect))
                     .collect::<Result<Vec<_>, _>>()?;
                 if rendered.len() == 1 {
                     return Ok(rendered.into_iter().next().unwrap_or_default());
                 }
                 Ok(format!("({})", rendered.join(joiner)))
             }
-            Filter::Not(inner) => Ok(format!("not ({})", self.filter(entity_id, inner, dialect)?)),
+            Filter::Not(inner) => Ok(format!("not ({})", self.condition(scopes, inner, dialect)?)),
             Filter::Compare {
                 path,
                 field,
                 op,
                 value,
             } => {
-                let (target, prefix) = self.walk(entity_id, path)?;
+                let (target, prefix) = self.member(scopes, Scope::Current, path)?;
                 let literal = self.literal(target, *field, value, dialect)?;
                 let name = &self.graph.entities[target].fields[*field].name;
                 Ok(format!("{prefix}{name} {} {literal}", op.as_str()))
@@ -571,7 +585,7 @@ impl Planner<'_> {
                 field,
                 values,
             } => {
-                let (target, prefix) = self.walk(entity_id, path)?;
+                let (target, prefix) = self.member(scopes, Scope::Current, path)?;
                 let name = &self.graph.entities[target].fields[*field].name;
                 if values.is_empty() {
                     return Ok("false".to_owned());
@@ -580,17 +594,7 @@ impl Planner<'_> {
                     .iter()
                     .map(|value| self.literal(target, *field, value, dialect))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(match dialect {
-                    // OData 4.01 `in`; CAP and most v4 servers accept it.
-                    Dialect::V4 => format!("{prefix}{name} in ({})", literals.join(",")),
-                    Dialect::V2 => {
-                        let parts: Vec<String> = literals
-                            .iter()
-                            .map(|literal| format!("{prefix}{name} eq {literal}"))
-                            .collect();
-                        format!("({})", parts.join(" or "))
-                    }
-                })
+                Ok(one_of(dialect, &format!("{prefix}{name}"), &literals))
             }
             Filter::Text {
                 path,
@@ -598,7 +602,7 @@ impl Planner<'_> {
                 op,
                 value,
             } => {
-                let (target, prefix) = self.walk(entity_id, path)?;
+                let (target, prefix) = self.member(scopes, Scope::Current, path)?;
                 let name = &self.graph.entities[target].fields[*field].name;
                 let text = format_literal(dialect, EdmType::String, &Value::String(value.clone()))
                     .map_err(|error| self.literal_error(target, *field, error))?;
@@ -611,7 +615,248 @@ impl Planner<'_> {
                     (TextOp::EndsWith, _) => format!("endswith({property},{text})"),
                 })
             }
+            Filter::Comparison { left, op, right } => Ok(format!(
+                "{} {} {}",
+                self.operand(scopes, left, dialect)?,
+                op.as_str(),
+                self.operand(scopes, right, dialect)?
+            )),
+            Filter::OneOf { operand, values } => {
+                if values.is_empty() {
+                    return Ok("false".to_owned());
+                }
+                let operand = self.operand(scopes, operand, dialect)?;
+                let literals = values
+                    .iter()
+                    .map(|value| self.operand(scopes, value, dialect))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(one_of(dialect, &operand, &literals))
+            }
+            Filter::Has { operand, flags } => {
+                if dialect == Dialect::V2 {
+                    return Err(self.not_in_v2(scopes, "the `has` operator"));
+                }
+                Ok(format!(
+                    "{} has {}",
+                    self.operand(scopes, operand, dialect)?,
+                    self.operand(scopes, flags, dialect)?
+                ))
+            }
+            Filter::Holds(operand) => self.operand(scopes, operand, dialect),
+            Filter::Lambda {
+                scope,
+                path,
+                relation,
+                quantifier,
+                condition,
+            } => {
+                let name = match quantifier {
+                    Quantifier::Any => "any",
+                    Quantifier::All => "all",
+                };
+                if dialect == Dialect::V2 {
+                    return Err(self.not_in_v2(scopes, &format!("the `{name}` lambda operator")));
+                }
+                let (reached, prefix) = self.member(scopes, *scope, path)?;
+                let source = &self.graph.entities[reached];
+                let related = &source.relations[*relation];
+                if !related.many || related.kind != RelationKind::Navigation {
+                    return Err(PlanError::Unsupported(format!(
+                        "{}.{}: `{name}` needs a to-many navigation of the same service",
+                        source.set_name, related.name
+                    )));
+                }
+                let inner = scopes.enter(related.target);
+                let body = match condition {
+                    Some(condition) => format!(
+                        "{}:{}",
+                        inner.variable(),
+                        self.condition(&inner, condition, dialect)?
+                    ),
+                    None => String::new(),
+                };
+                Ok(format!("{prefix}{}/{name}({body})", related.name))
+            }
         }
+    }
+
+    /// Renders an operand of a general expression.
+    fn operand(
+        &self,
+        scopes: &Scopes,
+        operand: &Operand,
+        dialect: Dialect,
+    ) -> Result<String, PlanError> {
+        match operand {
+            Operand::Property { scope, path, field } => {
+                let (target, prefix) = self.member(scopes, *scope, path)?;
+                Ok(format!(
+                    "{prefix}{}",
+                    self.graph.entities[target].fields[*field].name
+                ))
+            }
+            Operand::Navigation { scope, path } => {
+                if dialect == Dialect::V2 {
+                    return Err(self.not_in_v2(scopes, "a navigation property compared with null"));
+                }
+                let Some((last, walked)) = path.split_last() else {
+                    return Err(PlanError::Unsupported(
+                        "a navigation operand needs a navigation property".to_owned(),
+                    ));
+                };
+                let (reached, prefix) = self.member(scopes, *scope, walked)?;
+                let (_, with_last) = self.walk(reached, &[*last])?;
+                Ok(format!("{prefix}{}", with_last.trim_end_matches('/')))
+            }
+            Operand::Value { kind, value } => {
+                let entity_id = scopes.root_entity();
+                match kind {
+                    FieldKind::Scalar(ty) => {
+                        format_literal(dialect, *ty, value).map_err(|error| PlanError::Literal {
+                            entity: self.graph.entities[entity_id].set_name.clone(),
+                            field: "$filter".to_owned(),
+                            error,
+                        })
+                    }
+                    FieldKind::Enum(id) => self.enum_literal(*id, value, || {
+                        self.graph.entities[entity_id].set_name.clone()
+                    }),
+                    FieldKind::Complex(_) => Err(PlanError::Unsupported(format!(
+                        "{}: complex values cannot be compared",
+                        self.graph.entities[entity_id].set_name
+                    ))),
+                }
+            }
+            Operand::Null => Ok("null".to_owned()),
+            Operand::Call { function, args } => {
+                let rendered = args
+                    .iter()
+                    .map(|arg| self.operand(scopes, arg, dialect))
+                    .collect::<Result<Vec<_>, _>>()?;
+                match (function, dialect, rendered.as_slice()) {
+                    // OData v2 URI conventions 4.5: substringof(needle, haystack).
+                    (Function::Contains, Dialect::V2, [text, part]) => {
+                        Ok(format!("substringof({part},{text})"))
+                    }
+                    (Function::Now, Dialect::V2, _) => {
+                        Err(self.not_in_v2(scopes, "the `now()` function"))
+                    }
+                    _ => Ok(format!("{}({})", function.as_str(), rendered.join(","))),
+                }
+            }
+            Operand::Arithmetic { op, left, right } => {
+                if dialect == Dialect::V2 {
+                    if *op == ArithmeticOp::DivBy {
+                        return Err(self.not_in_v2(scopes, "the `divby` operator"));
+                    }
+                    // OData v2 URI conventions 4.5 define arithmetic on numbers only.
+                    let temporal = [left, right]
+                        .into_iter()
+                        .any(|side| self.operand_type(scopes, side).is_some_and(is_temporal));
+                    if temporal {
+                        return Err(self.not_in_v2(
+                            scopes,
+                            &format!("`{}` on dates, times or durations", op.as_str()),
+                        ));
+                    }
+                }
+                Ok(format!(
+                    "{} {} {}",
+                    self.nested_operand(scopes, left, dialect)?,
+                    op.as_str(),
+                    self.nested_operand(scopes, right, dialect)?
+                ))
+            }
+            Operand::Negate(inner) => {
+                if dialect == Dialect::V2
+                    && self.operand_type(scopes, inner).is_some_and(is_temporal)
+                {
+                    return Err(self.not_in_v2(scopes, "negated durations"));
+                }
+                Ok(format!("-{}", self.nested_operand(scopes, inner, dialect)?))
+            }
+        }
+    }
+
+    /// An operand inside arithmetic or a negation: parenthesized when it is an operation itself,
+    /// so that the backend reads the tree as built whatever its operator precedence.
+    fn nested_operand(
+        &self,
+        scopes: &Scopes,
+        operand: &Operand,
+        dialect: Dialect,
+    ) -> Result<String, PlanError> {
+        let rendered = self.operand(scopes, operand, dialect)?;
+        Ok(match operand {
+            Operand::Arithmetic { .. } | Operand::Negate(_) => format!("({rendered})"),
+            _ => rendered,
+        })
+    }
+
+    /// The primitive type of an operand, when it has one.
+    fn operand_type(&self, scopes: &Scopes, operand: &Operand) -> Option<EdmType> {
+        match operand {
+            Operand::Property { scope, path, field } => {
+                let (target, _) = self.member(scopes, *scope, path).ok()?;
+                self.graph.entities[target].fields[*field].edm_type()
+            }
+            Operand::Value {
+                kind: FieldKind::Scalar(ty),
+                ..
+            } => Some(*ty),
+            Operand::Call { function, args } => match function {
+                Function::Contains | Function::StartsWith | Function::EndsWith => {
+                    Some(EdmType::Boolean)
+                }
+                Function::Length
+                | Function::IndexOf
+                | Function::Year
+                | Function::Month
+                | Function::Day
+                | Function::Hour
+                | Function::Minute
+                | Function::Second => Some(EdmType::Int32),
+                Function::Substring
+                | Function::ToLower
+                | Function::ToUpper
+                | Function::Trim
+                | Function::Concat => Some(EdmType::String),
+                Function::Now => Some(EdmType::DateTimeOffset),
+                Function::Round | Function::Floor | Function::Ceiling => {
+                    self.operand_type(scopes, args.first()?)
+                }
+            },
+            Operand::Arithmetic { left, right, .. } => {
+                let left = self.operand_type(scopes, left);
+                let right = self.operand_type(scopes, right);
+                left.filter(|&ty| is_temporal(ty))
+                    .or(right.filter(|&ty| is_temporal(ty)))
+                    .or(left)
+                    .or(right)
+            }
+            Operand::Negate(inner) => self.operand_type(scopes, inner),
+            Operand::Value { .. } | Operand::Null | Operand::Navigation { .. } => None,
+        }
+    }
+
+    /// The entity a property path of `scope` reaches after the to-one navigations of `path`, and
+    /// the rendered prefix (`x0/to_Partner/`).
+    fn member(
+        &self,
+        scopes: &Scopes,
+        scope: Scope,
+        path: &[usize],
+    ) -> Result<(EntityId, String), PlanError> {
+        let (start, scope_prefix) = scopes.resolve(scope)?;
+        let (target, prefix) = self.walk(start, path)?;
+        Ok((target, format!("{scope_prefix}{prefix}")))
+    }
+
+    fn not_in_v2(&self, scopes: &Scopes, what: &str) -> PlanError {
+        PlanError::Unsupported(format!(
+            "{}: the OData v2 service cannot filter with {what}",
+            self.graph.entities[scopes.root_entity()].set_name
+        ))
     }
 
     /// Walks to-one navigations of a filter path; returns the entity reached and the
@@ -646,30 +891,48 @@ impl Planner<'_> {
         match field_def.kind {
             FieldKind::Scalar(ty) => format_literal(dialect, ty, value)
                 .map_err(|error| self.literal_error(entity_id, field, error)),
-            FieldKind::Enum(id) => {
-                let enum_type = &self.graph.enums[id];
-                let Some(text) = value.as_str() else {
-                    return Ok("null".to_owned());
-                };
-                // The value arrives as the GraphQL enum value; the wire carries the member name.
-                let member = enum_type
-                    .members
-                    .iter()
-                    .find(|m| m.gql_name == text || m.name == text)
-                    .ok_or_else(|| {
-                        PlanError::Unsupported(format!(
-                            "{}.{}: {text} is not a member of {}",
-                            entity.set_name, field_def.name, enum_type.name
-                        ))
-                    })?;
-                // CSDL 4.0 enumeration literal: qualified type name and member in quotes.
-                Ok(format!("{}'{}'", enum_type.name, member.name))
-            }
+            FieldKind::Enum(id) => self.enum_literal(id, value, || {
+                format!("{}.{}", entity.set_name, field_def.name)
+            }),
             FieldKind::Complex(_) => Err(PlanError::Unsupported(format!(
                 "{}.{}: complex properties cannot be compared",
                 entity.set_name, field_def.name
             ))),
         }
+    }
+
+    /// An enum literal: the qualified type name and the member (or the flags, joined by `,`) in
+    /// quotes (CSDL 4.0 enumeration literal, ABNF 7 `enumLiteral`). The value names members by
+    /// their GraphQL enum value or their OData name; the wire carries the OData name. `place`
+    /// names the field or entity for errors.
+    fn enum_literal(
+        &self,
+        id: usize,
+        value: &Value,
+        place: impl Fn() -> String,
+    ) -> Result<String, PlanError> {
+        let enum_type = &self.graph.enums[id];
+        let Some(text) = value.as_str() else {
+            return Ok("null".to_owned());
+        };
+        let members = text
+            .split(',')
+            .map(|wanted| {
+                enum_type
+                    .members
+                    .iter()
+                    .find(|m| m.gql_name == wanted || m.name == wanted)
+                    .map(|member| member.name.as_str())
+                    .ok_or_else(|| {
+                        PlanError::Unsupported(format!(
+                            "{}: {text} is not a member of {}",
+                            place(),
+                            enum_type.name
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(format!("{}'{}'", enum_type.name, members.join(",")))
     }
 
     fn literal_error(&self, entity_id: EntityId, field: usize, error: LiteralError) -> PlanError {
@@ -679,6 +942,97 @@ impl Planner<'_> {
             field: entity.fields[field].name.clone(),
             error,
         }
+    }
+}
+
+/// `operand in (a,b)` on v4 (OData 4.01 section 5.1.1.1.12; CAP and most v4 servers accept it),
+/// an `or` chain of `eq` on v2, which has no `in`.
+fn one_of(dialect: Dialect, operand: &str, literals: &[String]) -> String {
+    match dialect {
+        Dialect::V4 => format!("{operand} in ({})", literals.join(",")),
+        Dialect::V2 => {
+            let parts: Vec<String> = literals
+                .iter()
+                .map(|literal| format!("{operand} eq {literal}"))
+                .collect();
+            format!("({})", parts.join(" or "))
+        }
+    }
+}
+
+/// Dates, times and durations: OData v2 has no arithmetic on them.
+fn is_temporal(ty: EdmType) -> bool {
+    matches!(
+        ty,
+        EdmType::Date
+            | EdmType::DateTime
+            | EdmType::DateTimeOffset
+            | EdmType::TimeOfDay
+            | EdmType::Time
+            | EdmType::Duration
+    )
+}
+
+/// The entities a filter's property paths can start from: the entity filtered, then one per
+/// enclosing lambda body. Lambda variables are named by depth (`x0`, `x1`, ...), never taken from
+/// the client, so that no client text but literals reaches a URL.
+#[derive(Debug, Clone)]
+struct Scopes {
+    /// Index 0 is the entity filtered; the last one is the current scope.
+    entities: Vec<EntityId>,
+}
+
+impl Scopes {
+    fn root(entity: EntityId) -> Scopes {
+        Scopes {
+            entities: vec![entity],
+        }
+    }
+
+    fn root_entity(&self) -> EntityId {
+        self.entities.first().copied().unwrap_or_default()
+    }
+
+    fn depth(&self) -> usize {
+        self.entities.len().saturating_sub(1)
+    }
+
+    /// The scopes inside a lambda body over `entity`.
+    fn enter(&self, entity: EntityId) -> Scopes {
+        let mut inner = self.clone();
+        inner.entities.push(entity);
+        inner
+    }
+
+    /// The current lambda variable's name.
+    fn variable(&self) -> String {
+        format!("x{}", self.depth().saturating_sub(1))
+    }
+
+    /// The entity a scope stands for and the prefix that addresses it: nothing outside lambdas,
+    /// `$it/` for the entity filtered and `xN/` for a lambda variable inside them (OData 4.01
+    /// Part 2, "Lambda Operators": paths neither prefixed with a lambda variable nor with `$it`
+    /// are read relative to the origin of the lambda's path, so the planner always prefixes).
+    fn resolve(&self, scope: Scope) -> Result<(EntityId, String), PlanError> {
+        let depth = self.depth();
+        let level = match scope {
+            Scope::Current => Some(depth),
+            Scope::Root => Some(0),
+            Scope::Outer(up) => depth.checked_sub(up),
+        };
+        let Some((level, entity)) =
+            level.and_then(|level| Some((level, self.entities.get(level)?)))
+        else {
+            return Err(PlanError::Unsupported(format!(
+                "{scope:?} is outside every enclosing lambda"
+            )));
+        };
+        let prefix = match level {
+            _ if depth == 0 => String::new(),
+            0 => "$it/".to_owned(),
+            level => format!("x{}/", level - 1),
+        };
+        Ok((*entity, prefix))
     }
 }
 

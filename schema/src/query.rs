@@ -1,14 +1,15 @@
 //! Reads of the composed graph, independent of the front end that asked for them.
 //!
-//! The GraphQL schema turns a selection into a [`Read`]; the OData endpoint will turn a URL into
-//! the same structure; the planner turns a `Read` into backend requests. Values are JSON as the
-//! client gave them and are only turned into OData literals by the planner, which knows each
-//! field's type and the backend's dialect.
+//! The GraphQL schema turns a selection into a [`Read`]; the OData endpoint turns a URL into the
+//! same structure ([`crate::odata_url`]); the planner turns a `Read` into backend requests.
+//! Values are JSON as the client gave them (the OData front end checks them against their type
+//! first) and are only turned into OData literals by the planner, which knows each field's type
+//! and the backend's dialect.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::EntityId;
+use crate::model::{EntityId, FieldKind};
 
 /// What to read from one entity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,6 +158,10 @@ pub struct RelationRead {
 }
 
 /// A filter condition, with CAP's semantics already applied (lists ORed, objects ANDed).
+///
+/// `Compare`, `In` and `Text` are the shapes both front ends produce for a field against client
+/// values; the OData front end adds the general shapes after them for what `$filter` can say
+/// beyond that. The planner renders every shape in each dialect or refuses it by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Filter {
     /// All must hold.
@@ -196,6 +201,224 @@ pub enum Filter {
         /// The text.
         value: String,
     },
+    /// A comparison of two operands, for what `Compare` cannot say: functions, arithmetic, two
+    /// properties, a property of an enclosing lambda variable, a navigation compared with `null`.
+    Comparison {
+        /// The left operand.
+        left: Operand,
+        /// The operator.
+        op: CompareOp,
+        /// The right operand.
+        right: Operand,
+    },
+    /// The operand equals one of the values (`in` on an operand other than a plain field).
+    OneOf {
+        /// The operand.
+        operand: Operand,
+        /// The values.
+        values: Vec<Operand>,
+    },
+    /// `operand has flags`: all flags of an enum value are set (OData v4 only).
+    Has {
+        /// The enum-typed operand.
+        operand: Operand,
+        /// The flags, an enum [`Operand::Value`].
+        flags: Operand,
+    },
+    /// A Boolean operand used as a condition: a Boolean property, a Boolean function call on
+    /// operands other than a field and a text, `true` or `false`.
+    Holds(Operand),
+    /// `nav/any(x: condition)` or `nav/all(x: condition)` over a to-many navigation (OData v4
+    /// only). Inside `condition`, [`Scope::Current`] is the lambda variable.
+    Lambda {
+        /// Where the navigation path starts.
+        scope: Scope,
+        /// To-one relations walked first.
+        path: Vec<usize>,
+        /// The to-many relation of the entity reached.
+        relation: usize,
+        /// `any` or `all`.
+        quantifier: Quantifier,
+        /// The condition on each related entity; `None` for `any()` (the collection is not empty).
+        condition: Option<Box<Filter>>,
+    },
+}
+
+/// The entity a property path starts from. Outside lambdas there is one, the entity filtered;
+/// every `any`/`all` body adds its lambda variable. [`Filter::Compare`], [`Filter::In`] and
+/// [`Filter::Text`] always start from [`Scope::Current`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scope {
+    /// The innermost: the lambda variable inside a lambda body, else the entity filtered.
+    Current,
+    /// The entity filtered (`$it`), seen from inside a lambda body.
+    Root,
+    /// An enclosing lambda variable, counted outwards: 1 is the variable of the lambda that
+    /// encloses the current one.
+    Outer(usize),
+}
+
+/// An operand of a general filter expression.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Operand {
+    /// A structural property, after to-one navigations.
+    Property {
+        /// Where the path starts.
+        scope: Scope,
+        /// To-one relations walked first.
+        path: Vec<usize>,
+        /// The field of the last entity.
+        field: usize,
+    },
+    /// A to-one navigation itself, which can only be compared with `null`.
+    Navigation {
+        /// Where the path starts.
+        scope: Scope,
+        /// The to-one relations walked; the last one is the navigation compared.
+        path: Vec<usize>,
+    },
+    /// A value of a known type, as JSON in the form [`crate::literal::format_literal`] reads (an
+    /// enum value is the member's name, flags joined by `,`).
+    Value {
+        /// The value's type.
+        kind: FieldKind,
+        /// The value.
+        value: Value,
+    },
+    /// `null`.
+    Null,
+    /// A built-in function applied to operands.
+    Call {
+        /// The function.
+        function: Function,
+        /// Its arguments, in order.
+        args: Vec<Operand>,
+    },
+    /// An arithmetic operation.
+    Arithmetic {
+        /// The operator.
+        op: ArithmeticOp,
+        /// The left operand.
+        left: Box<Operand>,
+        /// The right operand.
+        right: Box<Operand>,
+    },
+    /// Unary minus.
+    Negate(Box<Operand>),
+}
+
+/// Built-in functions of OData v4 `$filter` (OData 4.01 Part 2, "String and Collection
+/// Functions" to "Arithmetic Functions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Function {
+    /// `contains(text, part)`.
+    Contains,
+    /// `startswith(text, part)`.
+    StartsWith,
+    /// `endswith(text, part)`.
+    EndsWith,
+    /// `length(text)`.
+    Length,
+    /// `indexof(text, part)`, zero-based.
+    IndexOf,
+    /// `substring(text, start[, length])`.
+    Substring,
+    /// `tolower(text)`.
+    ToLower,
+    /// `toupper(text)`.
+    ToUpper,
+    /// `trim(text)`.
+    Trim,
+    /// `concat(text, text)`.
+    Concat,
+    /// `year(date)`.
+    Year,
+    /// `month(date)`.
+    Month,
+    /// `day(date)`.
+    Day,
+    /// `hour(time)`.
+    Hour,
+    /// `minute(time)`.
+    Minute,
+    /// `second(time)`.
+    Second,
+    /// `now()`.
+    Now,
+    /// `round(number)`.
+    Round,
+    /// `floor(number)`.
+    Floor,
+    /// `ceiling(number)`.
+    Ceiling,
+}
+
+impl Function {
+    /// The OData v4 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Function::Contains => "contains",
+            Function::StartsWith => "startswith",
+            Function::EndsWith => "endswith",
+            Function::Length => "length",
+            Function::IndexOf => "indexof",
+            Function::Substring => "substring",
+            Function::ToLower => "tolower",
+            Function::ToUpper => "toupper",
+            Function::Trim => "trim",
+            Function::Concat => "concat",
+            Function::Year => "year",
+            Function::Month => "month",
+            Function::Day => "day",
+            Function::Hour => "hour",
+            Function::Minute => "minute",
+            Function::Second => "second",
+            Function::Now => "now",
+            Function::Round => "round",
+            Function::Floor => "floor",
+            Function::Ceiling => "ceiling",
+        }
+    }
+}
+
+/// Arithmetic operators (OData 4.01 Part 2, "Arithmetic Operators").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ArithmeticOp {
+    /// `add`.
+    Add,
+    /// `sub`.
+    Sub,
+    /// `mul`.
+    Mul,
+    /// `div`.
+    Div,
+    /// `divby` (OData 4.01): division with a decimal result.
+    DivBy,
+    /// `mod`.
+    Mod,
+}
+
+impl ArithmeticOp {
+    /// The OData operator.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArithmeticOp::Add => "add",
+            ArithmeticOp::Sub => "sub",
+            ArithmeticOp::Mul => "mul",
+            ArithmeticOp::Div => "div",
+            ArithmeticOp::DivBy => "divby",
+            ArithmeticOp::Mod => "mod",
+        }
+    }
+}
+
+/// The lambda operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Quantifier {
+    /// `any`: at least one related entity satisfies the condition.
+    Any,
+    /// `all`: every related entity satisfies it.
+    All,
 }
 
 /// Comparison operators.
@@ -216,6 +439,18 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
+    /// The operator with its operands swapped: `a lt b` is `b gt a`.
+    pub fn flipped(self) -> CompareOp {
+        match self {
+            CompareOp::Eq => CompareOp::Eq,
+            CompareOp::Ne => CompareOp::Ne,
+            CompareOp::Gt => CompareOp::Lt,
+            CompareOp::Ge => CompareOp::Le,
+            CompareOp::Lt => CompareOp::Gt,
+            CompareOp::Le => CompareOp::Ge,
+        }
+    }
+
     /// The OData operator.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,537 @@
+//! The OData v4 endpoint over the composed graph: per namespace at `/odata/v4/<namespace>/`, the
+//! service document, `$metadata` rendered from the composed model, and reads of entity sets,
+//! entities and navigations, answered in OData JSON 4.0 (`odata.metadata=minimal`), whatever the
+//! backend's version. Reads share the GraphQL side's planner and executor.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bizgraph_schema::edm::EdmType;
+use bizgraph_schema::execute::{
+    COUNT_KEY, ERROR_KEY, ETAG_KEY, ExecError, Execute, NODES_KEY, RELATION_PREFIX,
+};
+use bizgraph_schema::model::{EntityId, FieldKind, Graph, NamespaceId};
+use bizgraph_schema::query::{Selection, Target};
+use serde_json::{Map, Value, json};
+
+use crate::execute::Executor;
+use crate::graph::Generation;
+use crate::server::{AppState, authenticate, trace_id};
+
+/// An OData error answer (OData JSON Format 4.01 section 21): `error.code`, `message`,
+/// `target`, `details`, and our trace id in `innererror`.
+#[derive(Debug)]
+pub struct ODataError(Box<ErrorBody>);
+
+#[derive(Debug)]
+struct ErrorBody {
+    status: StatusCode,
+    code: String,
+    message: String,
+    target: Option<String>,
+    details: Vec<Value>,
+    trace_id: String,
+}
+
+impl ODataError {
+    /// An error with a status, a code and a message.
+    pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        ODataError(Box::new(ErrorBody {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: code.into(),
+            message: message.into(),
+            target: None,
+            details: Vec::new(),
+            trace_id: trace_id(),
+        }))
+    }
+
+    /// Names the query option or path segment at fault.
+    pub fn with_target(mut self, target: Option<String>) -> Self {
+        self.0.target = target;
+        self
+    }
+
+    fn from_exec(error: ExecError) -> Self {
+        let status = match error.code.as_str() {
+            "BAD_USER_INPUT" | "BACKEND_BAD_REQUEST" => 400,
+            "UNAUTHENTICATED" => 401,
+            "FORBIDDEN" => 403,
+            "NOT_FOUND" => 404,
+            "CONFLICT" => 409,
+            "PRECONDITION_FAILED" => 412,
+            "NOT_SUPPORTED" => 501,
+            "BACKEND_TIMEOUT" => 504,
+            "LIMIT_EXCEEDED" => 400,
+            _ => 502,
+        };
+        let mut answer = ODataError::new(status, error.code.clone(), error.message.clone());
+        if let Some(backend_message) = &error.backend_message {
+            answer.0.details.push(json!({
+                "code": error.backend.clone().unwrap_or_default(),
+                "message": backend_message,
+            }));
+        }
+        if let Some(trace) = error.trace_id {
+            answer.0.trace_id = trace;
+        }
+        answer
+    }
+}
+
+impl IntoResponse for ODataError {
+    fn into_response(self) -> Response {
+        let body = *self.0;
+        let mut error = json!({
+            "code": body.code,
+            "message": body.message,
+            "innererror": { "traceId": body.trace_id },
+        });
+        if let Some(target) = body.target {
+            error["target"] = Value::String(target);
+        }
+        if !body.details.is_empty() {
+            error["details"] = Value::Array(body.details);
+        }
+        let mut response = (body.status, axum::Json(json!({ "error": error }))).into_response();
+        response
+            .headers_mut()
+            .insert("odata-version", HeaderValue::from_static("4.0"));
+        response
+    }
+}
+
+impl From<ODataError> for Response {
+    fn from(error: ODataError) -> Response {
+        error.into_response()
+    }
+}
+
+/// How the client wants numbers and metadata (OData JSON Format 4.01 sections 3 and 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Format {
+    /// `IEEE754Compatible=true`: Int64 and Decimal as strings.
+    pub ieee754: bool,
+    /// `odata.metadata=none`: no control information.
+    pub no_metadata: bool,
+}
+
+impl Format {
+    /// Reads `Accept` and `$format`.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Format, ODataError> {
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_ascii_lowercase();
+        let json_ok = accept.contains("json") || accept.contains("*/*") || accept.is_empty();
+        if !json_ok {
+            return Err(ODataError::new(
+                406,
+                "NOT_ACCEPTABLE",
+                "this service answers application/json only",
+            ));
+        }
+        Ok(Format {
+            ieee754: accept.contains("ieee754compatible=true"),
+            no_metadata: accept.contains("odata.metadata=none") || accept.contains("metadata=none"),
+        })
+    }
+
+    fn content_type(self) -> &'static str {
+        match (self.no_metadata, self.ieee754) {
+            (false, false) => "application/json;odata.metadata=minimal",
+            (false, true) => "application/json;odata.metadata=minimal;IEEE754Compatible=true",
+            (true, false) => "application/json;odata.metadata=none",
+            (true, true) => "application/json;odata.metadata=none;IEEE754Compatible=true",
+        }
+    }
+}
+
+/// A JSON answer with the OData headers.
+fn json_response(format: Format, body: &Value) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.insert("odata-version", HeaderValue::from_static("4.0"));
+    response
+}
+
+/// The namespace addressed by the first path segment (its configured name, `sap.s4`).
+fn namespace_of(generation: &Generation, name: &str) -> Result<NamespaceId, ODataError> {
+    generation
+        .graph
+        .namespace(name)
+        .ok_or_else(|| ODataError::new(404, "NOT_FOUND", format!("no data source named '{name}'")))
+}
+
+/// `GET /odata/v4/<namespace>/`: the service document.
+pub async fn service_document(
+    State(state): State<Arc<AppState>>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    authenticate(&state, &headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let format = Format::from_headers(&headers)?;
+    let generation = state.graph.current();
+    let namespace = namespace_of(&generation, &namespace)?;
+    let body = bizgraph_schema::csdl::service_document(&generation.graph, namespace);
+    Ok(json_response(format, &body))
+}
+
+/// `GET /odata/v4/<namespace>/$metadata`: CSDL XML rendered from the composed model.
+pub async fn metadata(
+    State(state): State<Arc<AppState>>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    authenticate(&state, &headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let generation = state.graph.current();
+    let id = namespace_of(&generation, &namespace)?;
+    let root = format!("/odata/v4/{namespace}/");
+    let document = bizgraph_schema::csdl::metadata_document(&generation.graph, id, &root);
+    let mut response = Response::new(Body::from(document));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    headers.insert("odata-version", HeaderValue::from_static("4.0"));
+    Ok(response)
+}
+
+/// `GET /odata/v4/<namespace>/<resource>`: reads.
+pub async fn resource(
+    State(state): State<Arc<AppState>>,
+    Path((namespace, _rest)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let caller = authenticate(&state, &headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let format = Format::from_headers(&headers)?;
+    let generation = state.graph.current();
+    let namespace_id = namespace_of(&generation, &namespace)?;
+    let graph = &generation.graph;
+    // The raw path after `/odata/v4/<namespace>/`, still percent-encoded: keys like `('a%2Fb')`
+    // must be decoded by the parser, once.
+    let prefix = format!("/odata/v4/{namespace}/");
+    let raw_path = uri.path().strip_prefix(prefix.as_str()).unwrap_or_default();
+    let query = uri.query().unwrap_or_default();
+    let request = bizgraph_schema::odata_url::parse_request(
+        graph,
+        namespace_id,
+        raw_path,
+        query,
+        &generation.limits,
+    )
+    .map_err(|error| {
+        ODataError::new(error.status, error.code, error.message.clone())
+            .with_target(error.target.clone())
+    })?;
+    let format = Format {
+        ieee754: request.format.ieee754_compatible.unwrap_or(format.ieee754),
+        no_metadata: matches!(
+            request.format.metadata,
+            Some(bizgraph_schema::odata_url::MetadataLevel::None)
+        ) || format.no_metadata,
+    };
+    let single = request.path.single(graph);
+    let mut read = request.read;
+    // Server-driven paging (OData 4.01 part 1, section 11.2.6.7): without a client `$top`, a
+    // page holds at most `odata.maxpagesize` (Prefer) or the configured page size; one more
+    // row is asked for to know whether a next page exists.
+    let mut page = None;
+    if let Target::Collection(args) = &mut read.target
+        && !single
+        && !request.count_only
+        && args.top.is_none()
+    {
+        let size = prefer_max_page_size(&headers)
+            .unwrap_or(generation.limits.max_top)
+            .clamp(1, generation.limits.max_top.saturating_sub(1).max(1));
+        let offset: u32 = match request.skip_token.as_deref() {
+            None => 0,
+            Some(token) => token.parse().map_err(|_| {
+                ODataError::new(
+                    400,
+                    "INVALID_SKIPTOKEN",
+                    format!("$skiptoken '{token}' is not one of ours"),
+                )
+                .with_target(Some("$skiptoken".into()))
+            })?,
+        };
+        args.skip = Some(args.skip.unwrap_or(0) + offset);
+        args.top = Some(size + 1);
+        page = Some((size, offset));
+    }
+    let plan = bizgraph_schema::plan::plan(graph, &read, &generation.limits).map_err(|error| {
+        let status = match error.code() {
+            "NOT_SUPPORTED" => 501,
+            _ => 400,
+        };
+        ODataError::new(status, error.code(), error.to_string())
+    })?;
+    let executor = Executor {
+        upstream: state.upstream.clone(),
+        caller,
+        trace_id: trace_id(),
+        limits: generation.limits,
+        csrf: state.csrf.clone(),
+    };
+    let value = executor
+        .read(graph, &plan)
+        .await
+        .map_err(ODataError::from_exec)?;
+    // A navigation read through its parent: the answer is the parent's relation slot.
+    let (value, entity_id, selection, count) = match &request.through {
+        Some(key) => {
+            let Value::Object(mut parent) = value else {
+                return Err(ODataError::new(
+                    404,
+                    "NOT_FOUND",
+                    format!("no {} with this key", graph.entities[read.entity].set_name),
+                )
+                .into());
+            };
+            let relation_read = read.selection.relations.first();
+            let relation = relation_read.map(|r| r.relation).unwrap_or_default();
+            let target = graph.entities[read.entity].relations[relation].target;
+            let slot = parent
+                .remove(&format!("{RELATION_PREFIX}{key}"))
+                .unwrap_or(Value::Null);
+            if let Some(error) = slot.get(ERROR_KEY) {
+                let error: ExecError = serde_json::from_value(error.clone()).unwrap_or_default();
+                return Err(ODataError::from_exec(error).into());
+            }
+            (
+                slot,
+                target,
+                relation_read
+                    .map(|r| r.selection.clone())
+                    .unwrap_or_default(),
+                relation_read.is_some_and(|r| r.args.count),
+            )
+        }
+        None => {
+            let count = matches!(&read.target, Target::Collection(args) if args.count);
+            (value, read.entity, read.selection.clone(), count)
+        }
+    };
+    let entity = &graph.entities[entity_id];
+    let context = format!("{prefix}$metadata#{}", entity.set_name);
+    if request.count_only {
+        let count = match &value {
+            Value::Null => 0,
+            Value::Object(object) if object.contains_key(NODES_KEY) => object
+                .get(COUNT_KEY)
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+            _ => 1,
+        };
+        let mut response = Response::new(Body::from(count.to_string()));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        headers.insert("odata-version", HeaderValue::from_static("4.0"));
+        return Ok(response);
+    }
+    let body = if single {
+        let row = match &value {
+            Value::Object(object) if object.contains_key(NODES_KEY) => object
+                .get(NODES_KEY)
+                .and_then(Value::as_array)
+                .and_then(|rows| rows.first())
+                .and_then(Value::as_object),
+            Value::Object(object) => Some(object),
+            _ => None,
+        };
+        let Some(row) = row else {
+            // A single-valued navigation to nothing is 204 No Content (OData 4.01 part 1,
+            // section 11.2.6); an entity addressed by a key that does not exist is 404.
+            if request.path.navigation.is_some() {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+                    .headers_mut()
+                    .insert("odata-version", HeaderValue::from_static("4.0"));
+                return Ok(response);
+            }
+            return Err(ODataError::new(
+                404,
+                "NOT_FOUND",
+                format!("no {} with this key", entity.set_name),
+            )
+            .into());
+        };
+        let mut object = Map::new();
+        if !format.no_metadata {
+            object.insert(
+                "@odata.context".into(),
+                Value::String(format!("{context}/$entity")),
+            );
+        }
+        object.extend(render_row(graph, entity_id, &selection, row, format)?);
+        Value::Object(object)
+    } else {
+        let mut rows: Vec<&Map<String, Value>> = value
+            .get(NODES_KEY)
+            .and_then(Value::as_array)
+            .map(|rows| rows.iter().filter_map(Value::as_object).collect())
+            .unwrap_or_default();
+        let mut next = None;
+        if let Some((size, offset)) = page
+            && rows.len() > size as usize
+        {
+            rows.truncate(size as usize);
+            next = Some(next_link(&uri, offset + size));
+        }
+        let mut list = Vec::with_capacity(rows.len());
+        for row in rows {
+            list.push(Value::Object(render_row(
+                graph, entity_id, &selection, row, format,
+            )?));
+        }
+        let mut object = Map::new();
+        if !format.no_metadata {
+            object.insert("@odata.context".into(), Value::String(context));
+        }
+        if count {
+            object.insert(
+                "@odata.count".into(),
+                value.get(COUNT_KEY).cloned().unwrap_or(Value::Null),
+            );
+        }
+        object.insert("value".into(), Value::Array(list));
+        if let Some(next) = next {
+            object.insert("@odata.nextLink".into(), Value::String(next));
+        }
+        Value::Object(object)
+    };
+    Ok(json_response(format, &body))
+}
+
+/// `Prefer: odata.maxpagesize=N` (OData 4.01 part 1, section 8.2.8.3).
+fn prefer_max_page_size(headers: &HeaderMap) -> Option<u32> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|preference| {
+            let (name, value) = preference.trim().split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("odata.maxpagesize")
+                .then(|| value.trim().parse().ok())?
+        })
+}
+
+/// The request's own URL with `$skiptoken` set to the next page's offset.
+fn next_link(uri: &Uri, offset: u32) -> String {
+    let mut query: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|part| !part.is_empty() && !part.to_ascii_lowercase().starts_with("$skiptoken="))
+        .collect();
+    let token = format!("$skiptoken={offset}");
+    query.push(&token);
+    format!("{}?{}", uri.path(), query.join("&"))
+}
+
+/// One entity in OData JSON: the selected properties (keys always), the ETag, expanded
+/// relations under their navigation names with their counts.
+fn render_row(
+    graph: &Graph,
+    entity_id: EntityId,
+    selection: &Selection,
+    row: &Map<String, Value>,
+    format: Format,
+) -> Result<Map<String, Value>, ODataError> {
+    let entity = &graph.entities[entity_id];
+    let mut object = Map::new();
+    if !format.no_metadata
+        && let Some(Value::String(etag)) = row.get(ETAG_KEY)
+    {
+        object.insert("@odata.etag".into(), Value::String(etag.clone()));
+    }
+    for (index, field) in entity.fields.iter().enumerate() {
+        if !(entity.key.contains(&index) || selection.fields.contains(&index)) {
+            continue;
+        }
+        let value = row.get(&field.name).cloned().unwrap_or(Value::Null);
+        object.insert(field.name.clone(), wire_value(field.kind, value, format));
+    }
+    for read in &selection.relations {
+        let relation = &entity.relations[read.relation];
+        let value = row
+            .get(&format!("{RELATION_PREFIX}{}", read.key))
+            .unwrap_or(&Value::Null);
+        if let Some(error) = value.get(ERROR_KEY) {
+            let error: ExecError = serde_json::from_value(error.clone()).unwrap_or_default();
+            return Err(ODataError::from_exec(error));
+        }
+        if relation.many {
+            let nodes = value
+                .get(NODES_KEY)
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let mut list = Vec::with_capacity(nodes.len());
+            for node in nodes.iter().filter_map(Value::as_object) {
+                list.push(Value::Object(render_row(
+                    graph,
+                    relation.target,
+                    &read.selection,
+                    node,
+                    format,
+                )?));
+            }
+            if read.args.count {
+                object.insert(
+                    format!("{}@odata.count", read.key),
+                    value.get(COUNT_KEY).cloned().unwrap_or(Value::Null),
+                );
+            }
+            object.insert(read.key.clone(), Value::Array(list));
+        } else {
+            let rendered = match value {
+                Value::Object(node) => Value::Object(render_row(
+                    graph,
+                    relation.target,
+                    &read.selection,
+                    node,
+                    format,
+                )?),
+                _ => Value::Null,
+            };
+            object.insert(read.key.clone(), rendered);
+        }
+    }
+    Ok(object)
+}
+
+/// A canonical value in OData JSON: Int64 and Decimal as numbers unless the client asked for
+/// IEEE754 compatibility (OData JSON Format 4.01 section 3.2).
+fn wire_value(kind: FieldKind, value: Value, format: Format) -> Value {
+    match (kind, value) {
+        (FieldKind::Scalar(EdmType::Int64 | EdmType::Decimal), Value::String(text))
+            if !format.ieee754 =>
+        {
+            text.parse::<serde_json::Number>()
+                .map(Value::Number)
+                .unwrap_or(Value::String(text))
+        }
+        (_, value) => value,
+    }
+}
