@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Load run: the gateway's GraphQL against the same CAP backend called directly, in one run.
+# Load run: the gateway's GraphQL and OData v4 endpoints against the same CAP backend called
+# directly, in one run.
 #
-# The query: 20 sales orders with one nested navigation (their items), as user alice. The direct
-# run sends exactly the OData request the gateway plans (taken from `bizgraph plan`), so both
-# sides ask the backend for the same work. Prints requests/s, p50/p99 of both, the gateway's
+# The read: 20 sales orders with one nested navigation (their items), as user alice. The direct
+# run sends exactly the OData request the gateway plans (taken from `bizgraph plan`), so every
+# side asks the backend for the same work; the OData run asks the gateway's
+# `/odata/v4/sap.s4/...` for the same data. Prints requests/s, p50/p99 of each, the gateway's
 # added latency, and CPU time per request of the gateway and of the backend (from /proc).
 #
 # Needs: oha (`cargo install oha`), `npm ci --prefix tests/backends`, a release build
-# (`cargo build --release -p bizgraph-gateway`). Usage: bench/graphql-load.sh [seconds] [connections]
+# (`cargo build --release -p bizgraph-gateway`). Usage: bench/load.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-20}
@@ -77,9 +79,12 @@ PY
 echo "backend $CAP, gateway 127.0.0.1:$PORT, ${DURATION}s per run, $CONNECTIONS connections"
 echo "direct: GET $DIRECT_PATH"
 run direct -H "$AUTH" "$CAP$DIRECT_PATH"
-run gateway -m POST -H "$AUTH" -H 'content-type: application/json' -d "$BODY" "http://127.0.0.1:$PORT/graphql"
-python3 - "$WORK/direct.json.short" "$WORK/gateway.json.short" <<'PY'
+run graphql -m POST -H "$AUTH" -H 'content-type: application/json' -d "$BODY" "http://127.0.0.1:$PORT/graphql"
+ODATA='/odata/v4/sap.s4/A_SalesOrder?$select=SalesOrder,SoldToParty,TotalNetAmount,TransactionCurrency,CreationDate&$expand=to_Item($select=SalesOrderItem,Material,RequestedQuantity,NetAmount)&$orderby=SalesOrder%20asc&$top=20'
+run odata -H "$AUTH" -H 'accept: application/json;IEEE754Compatible=true' "http://127.0.0.1:$PORT$ODATA"
+python3 - "$WORK/direct.json.short" "$WORK/graphql.json.short" "$WORK/odata.json.short" <<'PY'
 import json, sys
-d, g = (json.load(open(p)) for p in sys.argv[1:3])
-print(f"added latency: p50 {(g['p50']-d['p50'])*1000:.2f} ms, p99 {(g['p99']-d['p99'])*1000:.2f} ms")
+d, g, o = (json.load(open(p)) for p in sys.argv[1:4])
+for name, x in (("graphql", g), ("odata", o)):
+    print(f"added latency, {name}: p50 {(x['p50']-d['p50'])*1000:.2f} ms, p99 {(x['p99']-d['p99'])*1000:.2f} ms")
 PY
