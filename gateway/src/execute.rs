@@ -600,6 +600,9 @@ impl Executor {
                 key_path()?,
                 Some(body),
             ),
+            // OData v2 section 2.6 and OData 4.01 part 1 section 11.4.3: PUT replaces the
+            // entity in both versions.
+            WriteKind::Replace => (Method::PUT, key_path()?, Some(body)),
             WriteKind::Delete => (Method::DELETE, key_path()?, None),
         };
         let response = self

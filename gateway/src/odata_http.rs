@@ -1,7 +1,8 @@
 //! The OData v4 endpoint over the composed graph: per namespace at `/odata/v4/<namespace>/`, the
 //! service document, `$metadata` rendered from the composed model, and reads of entity sets,
 //! entities and navigations, answered in OData JSON 4.0 (`odata.metadata=minimal`), whatever the
-//! backend's version. Reads share the GraphQL side's planner and executor.
+//! backend's version. Reads share the GraphQL side's planner and executor; writes and operation
+//! calls are in [`crate::odata_write`].
 
 use std::sync::Arc;
 
@@ -55,7 +56,9 @@ impl ODataError {
         self
     }
 
-    fn from_exec(error: ExecError) -> Self {
+    /// The answer for an executor error: its code's status, the backend's message in
+    /// `details`, and the trace id of the request.
+    pub(crate) fn from_exec(error: ExecError) -> Self {
         let status = match error.code.as_str() {
             "BAD_USER_INPUT" | "BACKEND_BAD_REQUEST" => 400,
             "UNAUTHENTICATED" => 401,
@@ -68,7 +71,17 @@ impl ODataError {
             "LIMIT_EXCEEDED" => 400,
             _ => 502,
         };
-        let mut answer = ODataError::new(status, error.code.clone(), error.message.clone());
+        // A client error of the backend that no code above names (428 Precondition Required
+        // when an ETag is missing, 405, 415, 422, ...) is the client's to fix: it keeps its
+        // status. Authentication failures between gateway and backend stay 502.
+        let (status, code) = match (error.code.as_str(), error.status) {
+            ("BACKEND_ERROR", Some(428)) => (428, "PRECONDITION_REQUIRED".to_owned()),
+            ("BACKEND_ERROR", Some(backend @ 400..=499)) if backend != 401 && backend != 407 => {
+                (backend, error.code.clone())
+            }
+            _ => (status, error.code.clone()),
+        };
+        let mut answer = ODataError::new(status, code, error.message.clone());
         if let Some(backend_message) = &error.backend_message {
             answer.0.details.push(json!({
                 "code": error.backend.clone().unwrap_or_default(),
@@ -141,6 +154,17 @@ impl Format {
         })
     }
 
+    /// The format with what the URL's `$format` asked for, which wins over `Accept`.
+    pub(crate) fn with_option(self, option: &bizgraph_schema::odata_url::Format) -> Format {
+        Format {
+            ieee754: option.ieee754_compatible.unwrap_or(self.ieee754),
+            no_metadata: matches!(
+                option.metadata,
+                Some(bizgraph_schema::odata_url::MetadataLevel::None)
+            ) || self.no_metadata,
+        }
+    }
+
     fn content_type(self) -> &'static str {
         match (self.no_metadata, self.ieee754) {
             (false, false) => "application/json;odata.metadata=minimal",
@@ -152,7 +176,7 @@ impl Format {
 }
 
 /// A JSON answer with the OData headers.
-fn json_response(format: Format, body: &Value) -> Response {
+pub(crate) fn json_response(format: Format, body: &Value) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
     let headers = response.headers_mut();
     headers.insert(
@@ -164,7 +188,7 @@ fn json_response(format: Format, body: &Value) -> Response {
 }
 
 /// The namespace addressed by the first path segment (its configured name, `sap.s4`).
-fn namespace_of(generation: &Generation, name: &str) -> Result<NamespaceId, ODataError> {
+pub(crate) fn namespace_of(generation: &Generation, name: &str) -> Result<NamespaceId, ODataError> {
     generation
         .graph
         .namespace(name)
@@ -210,7 +234,13 @@ pub async fn metadata(
     Ok(response)
 }
 
-/// `GET /odata/v4/<namespace>/<resource>`: reads.
+/// A URL parse error as an OData error.
+pub(crate) fn url_error(error: &bizgraph_schema::odata_url::UrlError) -> ODataError {
+    ODataError::new(error.status, error.code, error.message.clone())
+        .with_target(error.target.clone())
+}
+
+/// `GET /odata/v4/<namespace>/<resource>`: reads, and calls of function imports.
 pub async fn resource(
     State(state): State<Arc<AppState>>,
     Path((namespace, _rest)): Path<(String, String)>,
@@ -229,6 +259,20 @@ pub async fn resource(
     let prefix = format!("/odata/v4/{namespace}/");
     let raw_path = uri.path().strip_prefix(prefix.as_str()).unwrap_or_default();
     let query = uri.query().unwrap_or_default();
+    if let Some(call) = bizgraph_schema::odata_url::parse_operation(
+        graph,
+        namespace_id,
+        raw_path,
+        query,
+        &generation.limits,
+    )
+    .map_err(|error| url_error(&error))?
+    {
+        let endpoint = crate::odata_write::Endpoint::new(&state, caller, &generation, namespace_id);
+        return Ok(endpoint
+            .call(&axum::http::Method::GET, call, format, &[])
+            .await?);
+    }
     let request = bizgraph_schema::odata_url::parse_request(
         graph,
         namespace_id,
@@ -236,17 +280,8 @@ pub async fn resource(
         query,
         &generation.limits,
     )
-    .map_err(|error| {
-        ODataError::new(error.status, error.code, error.message.clone())
-            .with_target(error.target.clone())
-    })?;
-    let format = Format {
-        ieee754: request.format.ieee754_compatible.unwrap_or(format.ieee754),
-        no_metadata: matches!(
-            request.format.metadata,
-            Some(bizgraph_schema::odata_url::MetadataLevel::None)
-        ) || format.no_metadata,
-    };
+    .map_err(|error| url_error(&error))?;
+    let format = format.with_option(&request.format);
     let single = request.path.single(graph);
     let mut read = request.read;
     // Server-driven paging (OData 4.01 part 1, section 11.2.6.7): without a client `$top`, a
@@ -423,16 +458,23 @@ pub async fn resource(
 
 /// `Prefer: odata.maxpagesize=N` (OData 4.01 part 1, section 8.2.8.3).
 fn prefer_max_page_size(headers: &HeaderMap) -> Option<u32> {
+    preference(headers, "odata.maxpagesize").and_then(|value| value.parse().ok())
+}
+
+/// The value of one preference of the `Prefer` headers (OData 4.01 part 1, section 8.2.8),
+/// by case-insensitive name, without quotes; the first one given wins.
+pub(crate) fn preference(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all("prefer")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .find_map(|preference| {
+            let preference = preference.split(';').next().unwrap_or_default();
             let (name, value) = preference.trim().split_once('=')?;
             name.trim()
-                .eq_ignore_ascii_case("odata.maxpagesize")
-                .then(|| value.trim().parse().ok())?
+                .eq_ignore_ascii_case(wanted)
+                .then(|| value.trim().trim_matches('"').to_owned())
         })
 }
 
@@ -451,7 +493,7 @@ fn next_link(uri: &Uri, offset: u32) -> String {
 
 /// One entity in OData JSON: the selected properties (keys always), the ETag, expanded
 /// relations under their navigation names with their counts.
-fn render_row(
+pub(crate) fn render_row(
     graph: &Graph,
     entity_id: EntityId,
     selection: &Selection,
@@ -523,7 +565,7 @@ fn render_row(
 
 /// A canonical value in OData JSON: Int64 and Decimal as numbers unless the client asked for
 /// IEEE754 compatibility (OData JSON Format 4.01 section 3.2).
-fn wire_value(kind: FieldKind, value: Value, format: Format) -> Value {
+pub(crate) fn wire_value(kind: FieldKind, value: Value, format: Format) -> Value {
     match (kind, value) {
         (FieldKind::Scalar(EdmType::Int64 | EdmType::Decimal), Value::String(text))
             if !format.ieee754 =>

@@ -18,7 +18,9 @@ use crate::execute::CsrfTokens;
 use crate::graph::GraphRuntime;
 use crate::graphql_http;
 use crate::identity::{AuthError, Authenticator, Caller};
+use crate::odata_batch;
 use crate::odata_http;
+use crate::odata_write;
 use crate::upstream::{CallError, Request, Upstream};
 
 /// What every handler shares.
@@ -46,7 +48,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/admin/refresh", post(graphql_http::refresh))
         .route("/odata/v4/{namespace}/", get(odata_http::service_document))
         .route("/odata/v4/{namespace}/$metadata", get(odata_http::metadata))
-        .route("/odata/v4/{namespace}/{*rest}", get(odata_http::resource))
+        .route("/odata/v4/{namespace}/$batch", post(odata_batch::batch))
+        .route(
+            "/odata/v4/{namespace}/{*rest}",
+            get(odata_http::resource)
+                .post(odata_write::post)
+                .patch(odata_write::patch)
+                .put(odata_write::put)
+                .delete(odata_write::delete),
+        )
         .route("/api/{destination}", any(forward))
         .route("/api/{destination}/{*rest}", any(forward))
         .layer(DefaultBodyLimit::max(body_limit))

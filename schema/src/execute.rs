@@ -67,23 +67,26 @@ pub struct Write {
     pub entity: EntityId,
     /// What to do.
     pub kind: WriteKind,
-    /// Field values in canonical form, by field index (create and update).
+    /// Field values in canonical form, by field index (create, update and replace).
     pub values: Vec<(usize, Value)>,
-    /// The key as (field index, canonical value) pairs (update and delete), in key order.
+    /// The key as (field index, canonical value) pairs (update, replace and delete), in key
+    /// order.
     pub key: Vec<(usize, Value)>,
     /// `If-Match`, when the client gave an ETag.
     pub etag: Option<String>,
-    /// What to return of the changed entity (create and update).
+    /// What to return of the changed entity (create, update and replace); `None` returns `true`.
     pub shape: Option<Shape>,
 }
 
-/// Create, update or delete.
+/// Create, update, replace or delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum WriteKind {
     /// `POST` to the entity set.
     Create,
-    /// `PATCH` (v4) or `MERGE` (v2) on the entity.
+    /// `PATCH` (v4) or `MERGE` (v2) on the entity: changes the fields given.
     Update,
+    /// `PUT` on the entity (both dialects): replaces it, fields left out take their defaults.
+    Replace,
     /// `DELETE` on the entity.
     Delete,
 }

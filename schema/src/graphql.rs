@@ -859,6 +859,8 @@ fn mutation_fields_of(
                 None,
                 "Deletes one {}; with etag, only if it was not changed since",
             ),
+            // GraphQL offers partial updates only; replacing is for the OData endpoint's PUT.
+            WriteKind::Replace => continue,
         };
         if kind != WriteKind::Delete && input.is_none() {
             // Nothing a client could send.

@@ -254,6 +254,212 @@ pub fn parse_request(
     })
 }
 
+/// A call of a function or action import addressed by a resource path: `Name(p=1,q=@a)`, or
+/// `Name` alone (URL 4.01, "Addressing Operations"; ABNF `functionImportCall`,
+/// `actionImportCall`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationRequest {
+    /// The operation: an index into [`Graph::operations`].
+    pub operation: usize,
+    /// The parameters given in the path, as (parameter index, canonical value), in the order
+    /// given; a parameter alias without a value is null (URL 4.01, "Parameter Aliases").
+    pub arguments: Vec<(usize, Value)>,
+    /// The segment has parentheses (functions take their parameters there; actions take none).
+    pub parenthesized: bool,
+    /// What `$format` asked for.
+    pub format: Format,
+}
+
+/// Parses a resource path that calls a function or action import of `namespace`, both path and
+/// query percent-encoded as received. `Ok(None)` when the first segment names no operation
+/// import of the namespace (the path is then one for [`parse_request`]); an entity set of the
+/// same name wins, as the read side resolves it first.
+///
+/// Nothing may follow the call (composing `$count`, navigation or query options other than
+/// `$format` and parameter aliases on an operation's result is refused with 501).
+pub fn parse_operation(
+    graph: &Graph,
+    namespace: NamespaceId,
+    path: &str,
+    query: &str,
+    limits: &PlanLimits,
+) -> Result<Option<OperationRequest>, UrlError> {
+    let decoded = percent_decode(path, false).map_err(|(at, reason)| {
+        Source::new("the resource path", None, path).error(
+            at,
+            at + 3,
+            BAD_REQUEST,
+            code::SYNTAX,
+            reason,
+        )
+    })?;
+    let src = Source::new("the resource path", None, &decoded);
+    let segments: Vec<Span<'_>> = src
+        .all()
+        .split('/')
+        .into_iter()
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    let Some(first) = segments.first() else {
+        return Ok(None);
+    };
+    let (name, predicate) = segment_parts(*first)?;
+    let text = name.text();
+    if graph.entity(namespace, &text).is_some() {
+        return Ok(None);
+    }
+    let Some(operation) = graph.namespaces[namespace]
+        .operations
+        .iter()
+        .copied()
+        .find(|&operation| graph.operations[operation].name == text)
+    else {
+        return Ok(None);
+    };
+    if let Some(extra) = segments.get(1) {
+        return Err(extra.error(
+            NOT_IMPLEMENTED,
+            code::NOT_IMPLEMENTED,
+            "path segments after an operation call are not supported",
+        ));
+    }
+    let options = QueryOptions::parse(query)?;
+    let read_options = options.read_options();
+    let shaping = [
+        (SystemOption::Select, read_options.select),
+        (SystemOption::Expand, read_options.expand),
+    ];
+    for (option, span) in read_options.collection_options().into_iter().chain(shaping) {
+        if let Some(span) = span {
+            return Err(span.error(
+                NOT_IMPLEMENTED,
+                code::NOT_IMPLEMENTED,
+                format!(
+                    "{} on the result of an operation is not supported",
+                    option.name()
+                ),
+            ));
+        }
+    }
+    if let Some(token) = &options.skip_token {
+        return Err(UrlError {
+            status: BAD_REQUEST,
+            code: code::NOT_ALLOWED,
+            message: format!("$skiptoken '{token}' does not apply to an operation call"),
+            target: Some("$skiptoken".to_owned()),
+            position: None,
+        });
+    }
+    let format = match &options.format {
+        Some(source) => format_option(source.all())?,
+        None => Format::default(),
+    };
+    let context = Context {
+        graph,
+        limits,
+        aliases: &options.aliases,
+    };
+    let arguments = match predicate {
+        Some(span) => context.operation_arguments(operation, span)?,
+        None => Vec::new(),
+    };
+    Ok(Some(OperationRequest {
+        operation,
+        arguments,
+        parenthesized: predicate.is_some(),
+        format,
+    }))
+}
+
+impl Context<'_> {
+    /// The inside of a function call's parentheses: `p1=1,p2='a',p3=@alias` or nothing (ABNF
+    /// `functionParameters`). Each value is a literal of the parameter's type, or an alias whose
+    /// value is one; `null` where the parameter may be null.
+    fn operation_arguments(
+        &self,
+        operation_id: usize,
+        span: Span<'_>,
+    ) -> Result<Vec<(usize, Value)>, UrlError> {
+        let operation = &self.graph.operations[operation_id];
+        let mut parser = Parser::new(span)?;
+        let mut arguments: Vec<(usize, Value)> = Vec::new();
+        if parser.peek().tok == Tok::End {
+            return Ok(arguments);
+        }
+        loop {
+            let name_token = parser.next();
+            let Tok::Name(name) = &name_token.tok else {
+                return Err(parser.unexpected(&name_token, "a parameter name"));
+            };
+            let loc = span.src.loc(name_token.start, name_token.end);
+            parser.expect(&Tok::Equals, "`=` after the parameter name")?;
+            let index = operation
+                .parameters
+                .iter()
+                .position(|parameter| parameter.name == *name)
+                .ok_or_else(|| {
+                    loc.error(
+                        BAD_REQUEST,
+                        code::UNKNOWN_PROPERTY,
+                        format!("not a parameter of {}", operation.name),
+                    )
+                })?;
+            if arguments.iter().any(|(given, _)| *given == index) {
+                return Err(loc.error(
+                    BAD_REQUEST,
+                    code::SYNTAX,
+                    "the parameter is given more than once",
+                ));
+            }
+            let parameter = &operation.parameters[index];
+            let node = parser.unary()?;
+            let (lit, value_loc) = self.key_literal(span.src, &node)?;
+            let value = match (lit, parameter.kind) {
+                (Lit::Null, _) if parameter.nullable => Value::Null,
+                (Lit::Null, _) => {
+                    return Err(value_loc.error(
+                        BAD_REQUEST,
+                        code::INVALID_LITERAL,
+                        format!("{} may not be null", parameter.name),
+                    ));
+                }
+                (_, FieldKind::Complex(_)) => {
+                    return Err(value_loc.error(
+                        NOT_IMPLEMENTED,
+                        code::NOT_IMPLEMENTED,
+                        format!(
+                            "{} is structured; structured parameters are not supported",
+                            parameter.name
+                        ),
+                    ));
+                }
+                _ if parameter.collection => {
+                    return Err(value_loc.error(
+                        NOT_IMPLEMENTED,
+                        code::NOT_IMPLEMENTED,
+                        format!(
+                            "{} is a collection; collection parameters are not supported",
+                            parameter.name
+                        ),
+                    ));
+                }
+                (lit, FieldKind::Scalar(ty)) => {
+                    coerce(self.graph, &lit, Ty::Scalar(ty), &value_loc)?
+                }
+                (lit, FieldKind::Enum(id)) => coerce(self.graph, &lit, Ty::Enum(id), &value_loc)?,
+            };
+            arguments.push((index, value));
+            if parser.peek().tok == Tok::Comma {
+                parser.next();
+                continue;
+            }
+            parser.finish("`,` or the end of the parameters")?;
+            break;
+        }
+        Ok(arguments)
+    }
+}
+
 fn and_filters(first: Option<Filter>, second: Option<Filter>) -> Option<Filter> {
     match (first, second) {
         (Some(first), Some(second)) => Some(join(true, first, second)),
@@ -1298,7 +1504,7 @@ impl Context<'_> {
                         value.end,
                         BAD_REQUEST,
                         code::INVALID_LITERAL,
-                        "a key value must be a literal",
+                        "a key or parameter value must be a literal",
                     )),
                 }
             }
@@ -1307,7 +1513,7 @@ impl Context<'_> {
                 node.end,
                 BAD_REQUEST,
                 code::INVALID_LITERAL,
-                "a key value must be a literal",
+                "a key or parameter value must be a literal",
             )),
         }
     }
@@ -4357,4 +4563,128 @@ fn enum_json(graph: &Graph, lit: &Lit, id: EnumId, loc: &Loc) -> Result<Value, U
         }
     }
     Ok(Value::String(names.join(",")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ServiceInput, SourceInput, compose};
+
+    const CRM: &str = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+<edmx:DataServices><Schema Namespace="Crm" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+ <EnumType Name="Stage"><Member Name="Open" Value="0"/><Member Name="Won" Value="1"/></EnumType>
+ <EntityType Name="Opportunity"><Key><PropertyRef Name="ID"/></Key>
+  <Property Name="ID" Type="Edm.Int32" Nullable="false"/>
+ </EntityType>
+ <Function Name="top"><Parameter Name="minAmount" Type="Edm.Decimal"/><Parameter Name="count" Type="Edm.Int32" Nullable="false"/>
+  <Parameter Name="stage" Type="Crm.Stage"/><ReturnType Type="Collection(Crm.Opportunity)"/></Function>
+ <Action Name="close"><Parameter Name="ID" Type="Edm.Int32"/></Action>
+ <EntityContainer Name="C">
+  <EntitySet Name="Opportunities" EntityType="Crm.Opportunity"/>
+  <FunctionImport Name="top" Function="Crm.top" EntitySet="Opportunities"/>
+  <ActionImport Name="close" Action="Crm.close"/>
+ </EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"#;
+
+    fn graph() -> Graph {
+        let metadata = crate::metadata::parse(CRM.as_bytes())
+            .expect("inline document parses")
+            .metadata;
+        let sources = [SourceInput {
+            name: "crm",
+            services: vec![ServiceInput {
+                destination: "CRM",
+                path: "/odata/v4/crm",
+                metadata: &metadata,
+            }],
+        }];
+        compose(&sources, &[]).graph
+    }
+
+    fn call(graph: &Graph, path: &str, query: &str) -> Result<Option<OperationRequest>, UrlError> {
+        parse_operation(graph, 0, path, query, &PlanLimits::default())
+    }
+
+    #[test]
+    fn operation_calls_parse_literals_and_aliases_into_canonical_values() {
+        let graph = graph();
+        let top = call(&graph, "top(minAmount=100.50,count=3,stage='Won')", "")
+            .expect("parses")
+            .expect("an operation");
+        assert_eq!(graph.operations[top.operation].name, "top");
+        assert!(top.parenthesized);
+        assert_eq!(
+            top.arguments,
+            vec![
+                (0, Value::String("100.50".into())),
+                (1, Value::from(3)),
+                (2, Value::String("Won".into())),
+            ]
+        );
+        let aliased = call(
+            &graph,
+            "top(count=@c,minAmount=@m)",
+            "@c=-2&@m=1&$format=application/json;IEEE754Compatible=true",
+        )
+        .expect("parses")
+        .expect("an operation");
+        assert_eq!(
+            aliased.arguments,
+            vec![(1, Value::from(-2)), (0, Value::String("1".into()))]
+        );
+        assert_eq!(aliased.format.ieee754_compatible, Some(true));
+        // An alias without a value is null, which a nullable parameter takes.
+        let null = call(&graph, "top(count=1,minAmount=@missing)", "")
+            .expect("parses")
+            .expect("an operation");
+        assert_eq!(null.arguments[1], (0, Value::Null));
+        let action = call(&graph, "close", "")
+            .expect("parses")
+            .expect("an action");
+        assert!(!action.parenthesized && action.arguments.is_empty());
+        assert_eq!(call(&graph, "Opportunities(1)", ""), Ok(None));
+        assert_eq!(call(&graph, "Unknown", ""), Ok(None));
+    }
+
+    #[test]
+    fn bad_operation_calls_name_the_token() {
+        let graph = graph();
+        let cases = [
+            ("top(phase=1)", "", 400, code::UNKNOWN_PROPERTY, "phase"),
+            ("top(count='x')", "", 400, code::INVALID_LITERAL, "'x'"),
+            ("top(count=null)", "", 400, code::INVALID_LITERAL, "null"),
+            (
+                "top(stage='Lost')",
+                "",
+                400,
+                code::INVALID_LITERAL,
+                "'Lost'",
+            ),
+            ("top(count=1,count=2)", "", 400, code::SYNTAX, "count"),
+            (
+                "top(count=1)/$count",
+                "",
+                501,
+                code::NOT_IMPLEMENTED,
+                "$count",
+            ),
+            (
+                "top(count=1)",
+                "$filter=ID eq 1",
+                501,
+                code::NOT_IMPLEMENTED,
+                "ID eq 1",
+            ),
+            ("top(count)", "", 400, code::SYNTAX, "expected `=`"),
+        ];
+        for (path, query, status, code, token) in cases {
+            let error = call(&graph, path, query).expect_err(path);
+            assert_eq!(
+                (error.status, error.code),
+                (status, code),
+                "{path}: {error:?}"
+            );
+            assert!(error.message.contains(token), "{path}: {}", error.message);
+        }
+    }
 }

@@ -1,0 +1,145 @@
+//! `$batch` on the OData v4 endpoint, against the real CAP backends: multipart/mixed and JSON
+//! batches whose inner requests answer exactly as they do alone, change sets that run in order
+//! and stop at the first failure, and the caller's own rows throughout.
+//!
+//! Needs `npm ci --prefix tests/backends` (see tests/backends/README.md).
+
+use bizgraph_tests::cap::{ALICE, BOB};
+use bizgraph_tests::graph_env::{GraphEnv, GraphOptions};
+use serde_json::{Value, json};
+
+async fn single(env: &GraphEnv, path: &str, user: (&str, &str)) -> Value {
+    reqwest::Client::new()
+        .get(env.gateway.url(&format!("odata/v4/{path}")))
+        .basic_auth(user.0, Some(user.1))
+        .header("accept", "application/json;IEEE754Compatible=true")
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+#[tokio::test]
+async fn batches_answer_like_single_requests_and_change_sets_stop_at_a_failure() {
+    let env = GraphEnv::start("odata-batch", GraphOptions::both_protocols())
+        .await
+        .expect("backends and gateway start");
+    let client = reqwest::Client::new();
+    let reads = [
+        "A_SalesOrder?$top=3&$orderby=SalesOrder&$select=SalesOrder,TotalNetAmount",
+        "A_BusinessPartner?$filter=contains(BusinessPartnerFullName,'GmbH')&$orderby=BusinessPartner",
+    ];
+
+    // JSON batch (OData JSON Format 4.01 section 19), per user.
+    for user in [ALICE, BOB] {
+        let requests: Vec<Value> = reads
+            .iter()
+            .enumerate()
+            .map(|(index, url)| {
+                json!({
+                    "id": index.to_string(),
+                    "method": "GET",
+                    "url": url,
+                    "headers": { "accept": "application/json;IEEE754Compatible=true" },
+                })
+            })
+            .collect();
+        let answer: Value = client
+            .post(env.gateway.url("odata/v4/s4v4/$batch"))
+            .basic_auth(user.0, Some(user.1))
+            .json(&json!({ "requests": requests }))
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("JSON");
+        let responses = answer["responses"].as_array().expect("responses");
+        assert_eq!(responses.len(), reads.len(), "{answer}");
+        for (index, url) in reads.iter().enumerate() {
+            let response = &responses[index];
+            assert_eq!(response["id"], index.to_string());
+            assert_eq!(response["status"], 200, "{response}");
+            assert_eq!(
+                response["body"],
+                single(&env, &format!("s4v4/{url}"), user).await,
+                "{url} as {}",
+                user.0
+            );
+        }
+    }
+
+    // multipart/mixed (OData 4.01 part 1, section 11.7.7) over the v2 backend's namespace.
+    let mut body = String::new();
+    for url in reads {
+        body.push_str(&format!(
+            "--batch_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET {url} HTTP/1.1\r\nAccept: application/json;IEEE754Compatible=true\r\n\r\n\r\n"
+        ));
+    }
+    body.push_str("--batch_1--\r\n");
+    let answer = client
+        .post(env.gateway.url("odata/v4/sap.s4/$batch"))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .header("content-type", "multipart/mixed; boundary=batch_1")
+        .body(body)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 200);
+    let content_type = answer.headers()["content-type"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(
+        content_type.starts_with("multipart/mixed; boundary="),
+        "{content_type}"
+    );
+    let text = answer.text().await.expect("text");
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    for url in reads {
+        let expected = single(&env, &format!("sap.s4/{url}"), ALICE).await;
+        assert!(
+            text.contains(&expected.to_string()),
+            "{url}: the part holds the same JSON as the single request:\n{text}"
+        );
+    }
+
+    // A change set whose second request fails (stale ETag): its answer stands for the change
+    // set, the first change is reported as not kept apart, and a later read still runs.
+    let order: Value = single(&env, "s4v4/A_SalesOrder?$top=1&$orderby=SalesOrder", ALICE).await;
+    let order = &order["value"][0];
+    let key = order["SalesOrder"].as_str().expect("an order").to_owned();
+    let etag = order["@odata.etag"].as_str().expect("an ETag").to_owned();
+    let requests = json!({ "requests": [
+        { "id": "a", "atomicityGroup": "g", "method": "PATCH", "url": format!("A_SalesOrder('{key}')"),
+          "headers": { "if-match": etag, "content-type": "application/json" }, "body": { "OverallSDProcessStatus": "B" } },
+        { "id": "b", "atomicityGroup": "g", "method": "PATCH", "url": format!("A_SalesOrder('{key}')"),
+          "headers": { "if-match": "W/\"stale\"", "content-type": "application/json" }, "body": { "OverallSDProcessStatus": "C" } },
+        { "id": "c", "method": "GET", "url": format!("A_SalesOrder('{key}')?$select=OverallSDProcessStatus") },
+    ]});
+    let answer: Value = client
+        .post(env.gateway.url("odata/v4/s4v4/$batch"))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .json(&requests)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let responses = answer["responses"].as_array().expect("responses");
+    let ids: Vec<&str> = responses.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        ["b", "c"],
+        "the failed request stands for its change set: {answer}"
+    );
+    assert_eq!(responses[0]["status"], 412, "{answer}");
+    assert_eq!(responses[1]["status"], 200, "{answer}");
+    assert_eq!(
+        responses[1]["body"]["OverallSDProcessStatus"], "B",
+        "the first change ran"
+    );
+}
