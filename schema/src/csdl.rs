@@ -775,6 +775,12 @@ impl Renderer<'_> {
             .qualified(self.names.entity_type(entity).unwrap_or_default());
         let mut bindings = Vec::new();
         for (index, relation) in item.relations.iter().enumerate() {
+            // A binding to another document's container is valid CSDL (section 13.4.2), but
+            // SAP's OData client generator fails on it; the navigation property with its
+            // qualified type and the `edmx:Reference` say where such relations lead.
+            if graph.entities[relation.target].namespace != self.namespace {
+                continue;
+            }
             let path = self
                 .names
                 .relation(entity, index)
