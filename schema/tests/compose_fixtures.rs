@@ -1,49 +1,15 @@
 //! Every real `$metadata` fixture composes, alone and all together in one graph, and the GraphQL
 //! schema builds from the result.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 
 use bizgraph_schema::compose::Level;
 use bizgraph_schema::graphql::{SchemaOptions, build};
 use bizgraph_schema::{ServiceInput, SourceInput, compose};
 
-fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("BIZGRAPH_FIXTURES") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/odata"),
-    }
-}
-
-fn fixtures() -> Vec<(
-    String,
-    bizgraph_schema::metadata::Metadata,
-    serde_json::Value,
-)> {
-    let dir = fixtures_dir();
-    let counts: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("counts.json")).expect("counts.json is readable"),
-    )
-    .expect("counts.json is JSON");
-    let mut out = Vec::new();
-    let mut names: Vec<String> = counts
-        .as_object()
-        .expect("counts.json is an object")
-        .keys()
-        .cloned()
-        .collect();
-    names.sort();
-    for name in names {
-        let bytes = std::fs::read(dir.join(&name)).expect("fixture is readable");
-        let parsed = bizgraph_schema::metadata::parse(&bytes).expect("fixture parses");
-        out.push((name.clone(), parsed.metadata, counts[&name].clone()));
-    }
-    out
-}
-
-fn namespace_of(file: &str) -> String {
-    file.split('.').next().unwrap_or(file).to_lowercase()
-}
+use common::{fixtures, namespace_of};
 
 #[test]
 fn each_fixture_composes_with_every_entity_set_accounted_for() {

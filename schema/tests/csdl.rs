@@ -3,7 +3,7 @@
 //! `sap:` annotations as vocabulary terms; cross-source associations reference the other
 //! namespace's document; the service document lists what the container offers.
 
-use std::path::PathBuf;
+mod common;
 
 use bizgraph_schema::csdl::{metadata_document, names, namespace_schema_name, service_document};
 use bizgraph_schema::edm::EdmType;
@@ -13,39 +13,7 @@ use bizgraph_schema::model::{FieldKind, Graph, OperationKind, RelationKind};
 use bizgraph_schema::{CrossAssociation, ServiceInput, SourceInput, compose};
 use serde_json::json;
 
-fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("BIZGRAPH_FIXTURES") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/odata"),
-    }
-}
-
-fn fixtures() -> Vec<(String, Metadata)> {
-    let dir = fixtures_dir();
-    let counts: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("counts.json")).expect("counts.json is readable"),
-    )
-    .expect("counts.json is JSON");
-    let mut names: Vec<String> = counts
-        .as_object()
-        .expect("counts.json is an object")
-        .keys()
-        .cloned()
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let bytes = std::fs::read(dir.join(&name)).expect("fixture is readable");
-            let parsed = parse(&bytes).expect("fixture parses");
-            (name, parsed.metadata)
-        })
-        .collect()
-}
-
-fn namespace_of(file: &str) -> String {
-    file.split('.').next().unwrap_or(file).to_lowercase()
-}
+use common::{fixtures, namespace_of};
 
 fn source<'a>(name: &'a str, metadata: &'a Metadata) -> SourceInput<'a> {
     SourceInput {
@@ -233,7 +201,7 @@ fn assert_round_trip(label: &str, graph: &Graph, again: &Graph) {
 
 #[test]
 fn every_fixture_renders_a_v4_document_that_parses_and_composes_back_into_the_same_graph() {
-    for (file, metadata) in fixtures() {
+    for (file, metadata, _) in fixtures() {
         let namespace = namespace_of(&file);
         let graph = compose(&[source(&namespace, &metadata)], &[]).graph;
         let root = format!("/odata/v4/{namespace}/");
@@ -674,7 +642,7 @@ fn service_document_lists_every_entity_set_and_function_import() {
         json!([{"name": "Opportunities", "kind": "EntitySet", "url": "Opportunities"}])
     );
     // Every function import of every fixture is listed, and every entity set.
-    for (file, metadata) in fixtures() {
+    for (file, metadata, _) in fixtures() {
         let namespace = namespace_of(&file);
         let graph = compose(&[source(&namespace, &metadata)], &[]).graph;
         let listed = service_document(&graph, 0)["value"]

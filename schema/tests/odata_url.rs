@@ -2,12 +2,12 @@
 //! both dialects, and malformed or unsupported URLs are refused with errors naming the token
 //! and its position. No network: the plans' URLs are compared.
 
-use bizgraph_schema::metadata::{Metadata, parse};
+mod common;
+
 use bizgraph_schema::model::Graph;
 use bizgraph_schema::odata_url::{MetadataLevel, ODataRequest, UrlError, parse_request};
 use bizgraph_schema::plan::{PlanError, PlanLimits, plan};
 use bizgraph_schema::query::{Filter, Target};
-use bizgraph_schema::{CrossAssociation, ServiceInput, SourceInput, compose};
 use serde_json::json;
 
 const V2: &str = r#"<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xmlns:sap="http://www.sap.com/Protocols/SAPData">
@@ -100,49 +100,8 @@ const V4: &str = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.
  </EntityContainer>
 </Schema></edmx:DataServices></edmx:Edmx>"#;
 
-fn metadata(text: &str) -> Metadata {
-    parse(text.as_bytes())
-        .expect("inline document parses")
-        .metadata
-}
-
 fn graph() -> Graph {
-    let (v2, v4) = (metadata(V2), metadata(V4));
-    let sources = [
-        SourceInput {
-            name: "sap.s4",
-            services: vec![ServiceInput {
-                destination: "S4",
-                path: "/sap/opu/odata/sap/API",
-                metadata: &v2,
-            }],
-        },
-        SourceInput {
-            name: "crm",
-            services: vec![ServiceInput {
-                destination: "CRM",
-                path: "/odata/v4/crm",
-                metadata: &v4,
-            }],
-        },
-    ];
-    let associations = [
-        CrossAssociation {
-            from: "crm.Opportunities".into(),
-            to: "sap.s4.A_BusinessPartner".into(),
-            pairs: vec![("accountBpId".into(), "BusinessPartner".into())],
-            name: "partner".into(),
-            many: false,
-        },
-        CrossAssociation {
-            from: "sap.s4.A_BusinessPartner".into(),
-            to: "crm.Opportunities".into(),
-            pairs: vec![("BusinessPartner".into(), "accountBpId".into())],
-            name: "opportunities".into(),
-            many: true,
-        },
-    ];
-    compose(&sources, &associations).graph
+    common::two_namespaces(&common::metadata(V2), &common::metadata(V4))
 }
 
 /// Parses `url` (`<namespace>:<path>?<query>`).

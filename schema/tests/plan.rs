@@ -1,15 +1,15 @@
 //! GraphQL queries compile into the expected OData requests, without a network: a recording
 //! executor captures each plan, and the tests compare the URLs it would send.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use bizgraph_schema::call::{Call, CallMethod};
 use bizgraph_schema::execute::{BoxFuture, ExecError, Execute, Write};
 use bizgraph_schema::graphql::{Executor, SchemaOptions, build};
-use bizgraph_schema::metadata::{Metadata, parse};
 use bizgraph_schema::model::Graph;
 use bizgraph_schema::plan::{Plan, PlanLimits};
-use bizgraph_schema::{CrossAssociation, ServiceInput, SourceInput, compose};
 use serde_json::{Value, json};
 
 const V2: &str = r#"<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xmlns:sap="http://www.sap.com/Protocols/SAPData">
@@ -114,50 +114,11 @@ struct Fixture {
     schema: async_graphql::dynamic::Schema,
 }
 
-fn metadata(text: &str) -> Metadata {
-    parse(text.as_bytes())
-        .expect("inline document parses")
-        .metadata
-}
-
 fn fixture(limits: PlanLimits) -> Fixture {
-    let (v2, v4) = (metadata(V2), metadata(V4));
-    let sources = [
-        SourceInput {
-            name: "sap.s4",
-            services: vec![ServiceInput {
-                destination: "S4",
-                path: "/sap/opu/odata/sap/API",
-                metadata: &v2,
-            }],
-        },
-        SourceInput {
-            name: "crm",
-            services: vec![ServiceInput {
-                destination: "CRM",
-                path: "/odata/v4/crm",
-                metadata: &v4,
-            }],
-        },
-    ];
-    let associations = [
-        CrossAssociation {
-            from: "crm.Opportunities".into(),
-            to: "sap.s4.A_BusinessPartner".into(),
-            pairs: vec![("accountBpId".into(), "BusinessPartner".into())],
-            name: "partner".into(),
-            many: false,
-        },
-        CrossAssociation {
-            from: "sap.s4.A_BusinessPartner".into(),
-            to: "crm.Opportunities".into(),
-            pairs: vec![("BusinessPartner".into(), "accountBpId".into())],
-            name: "opportunities".into(),
-            many: true,
-        },
-    ];
-    let composition = compose(&sources, &associations);
-    let graph = Arc::new(composition.graph);
+    let graph = Arc::new(common::two_namespaces(
+        &common::metadata(V2),
+        &common::metadata(V4),
+    ));
     let options = SchemaOptions {
         plan: limits,
         ..SchemaOptions::default()
