@@ -13,8 +13,8 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use bizgraph_schema::call::{Call, CallMethod};
 use bizgraph_schema::edm::{Dialect, EdmType};
 use bizgraph_schema::execute::{
-    BoxFuture, COUNT_KEY, ERROR_KEY, ETAG_KEY, ExecError, Execute, NODES_KEY, RELATION_PREFIX,
-    Write, WriteKind,
+    BoxFuture, COUNT_KEY, ERROR_KEY, ETAG_KEY, ExecError, Execute, NODES_KEY, Nested,
+    RELATION_PREFIX, Write, WriteKind,
 };
 use bizgraph_schema::literal;
 use bizgraph_schema::model::{FieldKind, Graph, ReturnKind};
@@ -576,11 +576,7 @@ impl Executor {
                 .map_err(|error| self.error(graph, service_id, error.code(), error.to_string()))?;
             Ok(format!("{}/{path}", service.path))
         };
-        let mut body = Map::new();
-        for (index, value) in &write.values {
-            let field = &entity.fields[*index];
-            body.insert(field.name.clone(), to_wire(dialect, field.kind, value));
-        }
+        let body = entity_payload(graph, dialect, write.entity, &write.values, &write.nested);
         let (method, path, payload) = match write.kind {
             WriteKind::Create => (
                 Method::POST,
@@ -893,6 +889,47 @@ impl Executor {
         self.csrf.cache.insert(key.clone(), token.clone()).await;
         Ok(token)
     }
+}
+
+/// An entity's JSON payload in the backend's dialect, with the related entities of a deep
+/// insert under their navigation names: v4 an array or object (OData JSON Format 4.01 section
+/// 8.5), v2 `{"results": [...]}` for to-many as SAP Gateway documents it.
+fn entity_payload(
+    graph: &Graph,
+    dialect: Dialect,
+    entity_id: usize,
+    values: &[(usize, Value)],
+    nested: &[Nested],
+) -> Map<String, Value> {
+    let entity = &graph.entities[entity_id];
+    let mut body = Map::new();
+    for (index, value) in values {
+        let field = &entity.fields[*index];
+        body.insert(field.name.clone(), to_wire(dialect, field.kind, value));
+    }
+    for group in nested {
+        let relation = &entity.relations[group.relation];
+        let mut items: Vec<Value> = group
+            .entities
+            .iter()
+            .map(|item| {
+                Value::Object(entity_payload(
+                    graph,
+                    dialect,
+                    relation.target,
+                    &item.values,
+                    &item.nested,
+                ))
+            })
+            .collect();
+        let value = match (relation.many, dialect) {
+            (true, Dialect::V4) => Value::Array(items),
+            (true, Dialect::V2) => json!({ "results": items }),
+            (false, _) => items.pop().unwrap_or(Value::Null),
+        };
+        body.insert(relation.name.clone(), value);
+    }
+    body
 }
 
 /// The value of an operation's answer: v4 `{"value": ...}` for primitives and collections

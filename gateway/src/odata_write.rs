@@ -20,10 +20,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::response::{IntoResponse, Response};
 use bizgraph_schema::call::plan_call;
 use bizgraph_schema::edm::{Dialect, EdmType};
-use bizgraph_schema::execute::{ETAG_KEY, Execute, Write, WriteKind};
+use bizgraph_schema::execute::{ETAG_KEY, Execute, Nested, NestedEntity, Write, WriteKind};
 use bizgraph_schema::literal::{encode_component, format_key, format_literal};
 use bizgraph_schema::model::{
-    EntityId, FieldKind, Graph, NamespaceId, Operation, OperationKind, ReturnKind, Returns,
+    EntityId, FieldKind, Graph, NamespaceId, Operation, OperationKind, RelationKind, ReturnKind,
+    Returns,
 };
 use bizgraph_schema::odata_url::{OperationRequest, parse_operation, parse_request};
 use bizgraph_schema::plan::{PlanError, Shape, plan};
@@ -258,7 +259,7 @@ impl Endpoint {
                 format!("{} does not allow creating entities", entity.set_name),
             ));
         }
-        let values = entity_values(graph, entity_id, body, WriteKind::Create)?;
+        let (values, nested) = entity_values(graph, entity_id, body, WriteKind::Create)?;
         let selection = request.read.selection;
         // The created entity is always asked for: its key (maybe assigned by the backend)
         // makes the Location header.
@@ -269,6 +270,7 @@ impl Endpoint {
             key: Vec::new(),
             etag: None,
             shape: Some(self.shape(entity_id, &selection)?),
+            nested,
         };
         let row = self
             .executor
@@ -386,7 +388,7 @@ impl Endpoint {
         };
         let values = match kind {
             WriteKind::Delete => Vec::new(),
-            _ => entity_values(graph, entity_id, body, kind)?,
+            _ => entity_values(graph, entity_id, body, kind)?.0,
         };
         // Section 11.4.3: a representation when the client prefers one or shapes it with
         // $select or $expand; otherwise 204, with the new ETag when the entity has one.
@@ -414,6 +416,7 @@ impl Endpoint {
             key: key.clone(),
             etag,
             shape,
+            nested: Vec::new(),
         };
         let row = self
             .executor
@@ -861,13 +864,14 @@ fn json_object(body: &[u8], what: &str) -> Result<Map<String, Value>, ODataError
 /// skipped. Properties the request may not set are ignored, as OData 4.01 part 1 says: on a
 /// create those the service computes (section 11.4.2), on an update or replace the key and the
 /// read-only ones (section 11.4.3). Unknown names are a 400 naming all of them; related entities
-/// inline (deep insert or update) and `@odata.bind` are 501.
+/// inline are created with the entity (deep insert, same-service navigations only); deep update
+/// and `@odata.bind` are 501.
 fn entity_values(
     graph: &Graph,
     entity_id: EntityId,
     body: &[u8],
     kind: WriteKind,
-) -> Result<Vec<(usize, Value)>, ODataError> {
+) -> Result<(Vec<(usize, Value)>, Vec<Nested>), ODataError> {
     let entity = &graph.entities[entity_id];
     let object = json_object(body, "properties")?;
     if kind == WriteKind::Create && object.is_empty() && body.iter().all(u8::is_ascii_whitespace) {
@@ -880,6 +884,18 @@ fn entity_values(
             ),
         ));
     }
+    object_values(graph, entity_id, object, kind)
+}
+
+/// The values and nested entities of one entity's JSON object (see [`entity_values`]).
+fn object_values(
+    graph: &Graph,
+    entity_id: EntityId,
+    object: Map<String, Value>,
+    kind: WriteKind,
+) -> Result<(Vec<(usize, Value)>, Vec<Nested>), ODataError> {
+    let entity = &graph.entities[entity_id];
+    let mut nested = Vec::new();
     let mut values = Vec::new();
     let mut unknown = Vec::new();
     let mut invalid = Vec::new();
@@ -897,23 +913,72 @@ fn entity_values(
             }
             continue;
         }
-        if entity
+        if let Some((relation_index, relation)) = entity
             .relations
             .iter()
-            .any(|relation| relation.name == name)
+            .enumerate()
+            .find(|(_, relation)| relation.name == name)
         {
-            let what = match kind {
-                WriteKind::Create => "deep insert",
-                _ => "deep update",
-            };
-            return Err(ODataError::new(
-                501,
-                "NOT_IMPLEMENTED",
-                format!(
-                    "{name} holds related entities inline ({what}), which is not supported; write them in their own entity set"
+            // Deep insert goes to the backend in one request, so only navigations of the same
+            // service qualify; a deep update has no counterpart in OData v2 and is refused.
+            let refusal = match (kind, &relation.kind) {
+                (WriteKind::Create, RelationKind::Navigation) => None,
+                (WriteKind::Create, RelationKind::Join { .. }) => Some(
+                    "it leads to another data source, so both cannot be created in one request",
                 ),
-            )
-            .with_target(Some(name)));
+                _ => Some(
+                    "deep update is not supported; write the related entities in their own entity set",
+                ),
+            };
+            if let Some(reason) = refusal {
+                return Err(ODataError::new(
+                    501,
+                    "NOT_IMPLEMENTED",
+                    format!("{name} holds related entities inline: {reason}"),
+                )
+                .with_target(Some(name)));
+            }
+            let items = match (relation.many, value) {
+                (true, Value::Array(items)) => items,
+                (false, Value::Object(object)) => vec![Value::Object(object)],
+                (_, Value::Null) => continue,
+                (many, _) => {
+                    return Err(ODataError::new(
+                        400,
+                        "INVALID_VALUE",
+                        format!(
+                            "{name} must be {}",
+                            if many {
+                                "an array of entities"
+                            } else {
+                                "an entity object"
+                            }
+                        ),
+                    )
+                    .with_target(Some(name)));
+                }
+            };
+            let mut entities = Vec::with_capacity(items.len());
+            for item in items {
+                let Value::Object(item) = item else {
+                    return Err(ODataError::new(
+                        400,
+                        "INVALID_VALUE",
+                        format!("{name} must hold entity objects"),
+                    )
+                    .with_target(Some(name)));
+                };
+                let (values, inner) = object_values(graph, relation.target, item, kind)?;
+                entities.push(NestedEntity {
+                    values,
+                    nested: inner,
+                });
+            }
+            nested.push(Nested {
+                relation: relation_index,
+                entities,
+            });
+            continue;
         }
         let Some((index, field)) = entity.field(&name) else {
             unknown.push(name);
@@ -955,7 +1020,7 @@ fn entity_values(
             ),
         ));
     }
-    Ok(values)
+    Ok((values, nested))
 }
 
 /// An action's parameters from its JSON body (OData JSON Format 4.01, section 18), as

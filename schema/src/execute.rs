@@ -76,6 +76,27 @@ pub struct Write {
     pub etag: Option<String>,
     /// What to return of the changed entity (create, update and replace); `None` returns `true`.
     pub shape: Option<Shape>,
+    /// Related entities created with it (deep insert), by same-service navigation.
+    pub nested: Vec<Nested>,
+}
+
+/// Entities created together with their parent through one navigation (deep insert, OData 4.01
+/// part 1, section 11.4.2.2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Nested {
+    /// Index of the navigation in the parent's relations.
+    pub relation: usize,
+    /// The related entities (one for a to-one navigation).
+    pub entities: Vec<NestedEntity>,
+}
+
+/// One entity of a deep insert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NestedEntity {
+    /// Field values in canonical form, by field index of the related entity.
+    pub values: Vec<(usize, Value)>,
+    /// Its own related entities.
+    pub nested: Vec<Nested>,
 }
 
 /// Create, update, replace or delete.

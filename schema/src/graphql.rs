@@ -955,6 +955,7 @@ fn write_field(
                     key,
                     etag: etag_argument(&arguments),
                     shape,
+                    nested: Vec::new(),
                 };
                 let executor = ctx.ctx.data::<Executor>()?;
                 let value = executor.write(&graph, &write).await.map_err(exec_error)?;

@@ -861,11 +861,22 @@ async fn bad_writes_and_calls_are_refused_before_any_backend_sees_them() {
         "{message}"
     );
 
-    let deep =
-        post(json!({"SalesOrder": "5910000099", "to_Item": [{"SalesOrderItem": "10"}]})).await;
-    assert_odata_error(&deep, 501, "NOT_IMPLEMENTED", "deep insert");
-    assert!(deep.text.contains("deep insert"), "{}", deep.text);
-    assert_eq!(deep.body["error"]["target"], "to_Item");
+    // A deep insert is checked to its leaves before anything is sent.
+    let deep = post(json!({"SalesOrder": "5910000099", "to_Item": [{"SalesOrderItem": "10", "NetAmount": "ten"}]})).await;
+    assert_odata_error(
+        &deep,
+        400,
+        "INVALID_VALUE",
+        "a bad value in a nested entity",
+    );
+    assert!(deep.text.contains("NetAmount"), "{}", deep.text);
+    let deep = post(json!({"SalesOrder": "5910000099", "to_Item": {"SalesOrderItem": "10"}})).await;
+    assert_odata_error(
+        &deep,
+        400,
+        "INVALID_VALUE",
+        "a to-many navigation given an object",
+    );
 
     let bound = post(json!({"SalesOrder": "5910000099", "to_SoldToParty@odata.bind": "A_BusinessPartner('1000001')"})).await;
     assert_odata_error(&bound, 501, "NOT_IMPLEMENTED", "@odata.bind");
@@ -1018,4 +1029,69 @@ async fn first_order_of(env: &GraphEnv, user: (&str, &str)) -> String {
         .as_str()
         .expect("an order")
         .to_owned()
+}
+
+#[tokio::test]
+async fn deep_insert_creates_an_order_with_its_items_in_one_request_over_v4_and_v2() {
+    let env = GraphEnv::start("odata-deep-insert", GraphOptions::both_protocols())
+        .await
+        .expect("backends and gateway start");
+    for (namespace, order) in [("s4v4", "5920000001"), ("sap.s4", "5920000002")] {
+        env.clear_requests().await.expect("logs cleared");
+        let odata = Endpoint::new(&env, namespace);
+        let created = odata
+            .send(
+                Method::POST,
+                "A_SalesOrder",
+                ALICE,
+                &[],
+                Some(&json!({
+                    "SalesOrder": order, "SoldToParty": "1000001", "region": "EU",
+                    "TransactionCurrency": "EUR", "OverallSDProcessStatus": "A",
+                    "to_Item": [
+                        {"SalesOrderItem": "10", "Material": "HT-1000", "RequestedQuantity": "2.000", "NetAmount": "100.50", "ItemPosition": 1},
+                        {"SalesOrderItem": "20", "Material": "HT-1001", "RequestedQuantity": "1.000", "NetAmount": "7.25", "ItemPosition": 2}
+                    ]
+                })),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{namespace}: {}", created.text);
+        let (s4_log, _) = env.requests().await.expect("logs");
+        let posts: Vec<&str> = s4_log
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| r.url.as_str())
+            .collect();
+        assert_eq!(
+            posts.len(),
+            1,
+            "one request for the order and its items: {posts:?}"
+        );
+        for (item, amount) in [("10", "100.50"), ("20", "7.25")] {
+            let stored = stored(&env, &item_resource(order, item))
+                .await
+                .unwrap_or_else(|| panic!("{namespace}: item {item} was created"));
+            assert_eq!(stored["NetAmount"], amount, "{namespace}: {stored}");
+        }
+        let read = odata
+            .send(
+                Method::GET,
+                &format!(
+                    "{}?$expand=to_Item($orderby=SalesOrderItem)",
+                    order_resource(order)
+                ),
+                ALICE,
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(read.status, 200, "{}", read.text);
+        let items: Vec<&str> = read.body["to_Item"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["SalesOrderItem"].as_str())
+            .collect();
+        assert_eq!(items, ["10", "20"], "{namespace}");
+    }
 }
