@@ -858,6 +858,9 @@ fn json_object(body: &[u8], what: &str) -> Result<Map<String, Value>, ODataError
     }
 }
 
+/// Field values by index and the related entities of a deep insert.
+type EntityValues = (Vec<(usize, Value)>, Vec<Nested>);
+
 /// An entity body (OData JSON Format 4.01, section 6) as canonical field values.
 ///
 /// Control information (`@odata.etag`, `@odata.type`, ...) and instance annotations are
@@ -871,7 +874,7 @@ fn entity_values(
     entity_id: EntityId,
     body: &[u8],
     kind: WriteKind,
-) -> Result<(Vec<(usize, Value)>, Vec<Nested>), ODataError> {
+) -> Result<EntityValues, ODataError> {
     let entity = &graph.entities[entity_id];
     let object = json_object(body, "properties")?;
     if kind == WriteKind::Create && object.is_empty() && body.iter().all(u8::is_ascii_whitespace) {
@@ -893,7 +896,7 @@ fn object_values(
     entity_id: EntityId,
     object: Map<String, Value>,
     kind: WriteKind,
-) -> Result<(Vec<(usize, Value)>, Vec<Nested>), ODataError> {
+) -> Result<EntityValues, ODataError> {
     let entity = &graph.entities[entity_id];
     let mut nested = Vec::new();
     let mut values = Vec::new();
