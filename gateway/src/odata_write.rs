@@ -232,16 +232,50 @@ impl Endpoint {
         let request = parse_request(graph, self.namespace, path, query, &self.generation.limits)
             .map_err(|error| url_error(&error))?;
         let format = format.with_option(&request.format);
-        let entity_id = request.path.entity;
-        let entity = &graph.entities[entity_id];
-        if request.path.navigation.is_some() {
+        // `POST Set(key)/Navigation` (section 11.4.2.1) creates a related entity: it goes to the
+        // target set with the properties that tie it to its parent set from the parent's key.
+        let mut tie = Vec::new();
+        let mut entity_id = request.path.entity;
+        let mut selection = request.read.selection.clone();
+        if let (Some(relation_index), Some(parent_key)) =
+            (request.path.navigation, request.path.key.as_ref())
+        {
+            let parent = &graph.entities[entity_id];
+            let relation = &parent.relations[relation_index];
+            let pairs = match &relation.kind {
+                RelationKind::Navigation if relation.many => relation.constraints.clone(),
+                _ => Vec::new(),
+            };
+            for (local, remote) in &pairs {
+                match parent_key.iter().find(|(field, _)| field == local) {
+                    Some((_, value)) => tie.push((*remote, value.clone())),
+                    None => {
+                        tie.clear();
+                        break;
+                    }
+                }
+            }
+            if tie.is_empty() || request.path.count {
+                return Err(ODataError::new(
+                    501,
+                    "NOT_IMPLEMENTED",
+                    format!(
+                        "creating through {}.{} is not supported (it is not a to-many navigation whose referential constraints start at the key); POST to the entity set",
+                        parent.set_name, relation.name
+                    ),
+                ));
+            }
+            entity_id = relation.target;
+            selection = all_fields(graph, entity_id);
+        } else if request.path.navigation.is_some() {
             return Err(ODataError::new(
                 501,
                 "NOT_IMPLEMENTED",
-                "creating an entity through a navigation is not supported; POST it to its entity set",
+                "creating an entity through a navigation needs the parent's key",
             ));
         }
-        if request.path.key.is_some() || request.path.count {
+        let entity = &graph.entities[entity_id];
+        if (request.path.key.is_some() && tie.is_empty()) || request.path.count {
             return Err(ODataError::new(
                 405,
                 "METHOD_NOT_ALLOWED",
@@ -251,7 +285,9 @@ impl Endpoint {
                 ),
             ));
         }
-        refuse_collection_options(&request.read)?;
+        if tie.is_empty() {
+            refuse_collection_options(&request.read)?;
+        }
         if !entity.capabilities.insertable {
             return Err(ODataError::new(
                 405,
@@ -259,8 +295,11 @@ impl Endpoint {
                 format!("{} does not allow creating entities", entity.set_name),
             ));
         }
-        let (values, nested) = entity_values(graph, entity_id, body, WriteKind::Create)?;
-        let selection = request.read.selection;
+        let (mut values, nested) = entity_values(graph, entity_id, body, WriteKind::Create)?;
+        for (field, value) in tie {
+            values.retain(|(index, _)| *index != field);
+            values.push((field, value));
+        }
         // The created entity is always asked for: its key (maybe assigned by the backend)
         // makes the Location header.
         let write = Write {

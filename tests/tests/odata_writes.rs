@@ -1093,5 +1093,27 @@ async fn deep_insert_creates_an_order_with_its_items_in_one_request_over_v4_and_
             .filter_map(|i| i["SalesOrderItem"].as_str())
             .collect();
         assert_eq!(items, ["10", "20"], "{namespace}");
+
+        // POST through the navigation (section 11.4.2.1): the item is tied to its order by
+        // the order's key, whatever the body says.
+        let added = odata
+            .send(
+                Method::POST,
+                &format!("{}/to_Item", order_resource(order)),
+                ALICE,
+                &[],
+                Some(&json!({"SalesOrder": "9999999999", "SalesOrderItem": "30", "Material": "HT-1002", "RequestedQuantity": "3.000", "NetAmount": "1.00", "ItemPosition": 3})),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{namespace}: {}", added.text);
+        assert_eq!(
+            added.body["SalesOrder"], order,
+            "{namespace}: {}",
+            added.text
+        );
+        assert!(
+            stored(&env, &item_resource(order, "30")).await.is_some(),
+            "{namespace}: the item was created under its order"
+        );
     }
 }
