@@ -130,6 +130,9 @@ pub struct Format {
     pub ieee754: bool,
     /// `odata.metadata=none`: no control information.
     pub no_metadata: bool,
+    /// `odata.metadata=full`: also each entity's type, id and edit link (OData JSON Format
+    /// 4.01 section 3.1.2).
+    pub full_metadata: bool,
 }
 
 impl Format {
@@ -151,6 +154,8 @@ impl Format {
         Ok(Format {
             ieee754: accept.contains("ieee754compatible=true"),
             no_metadata: accept.contains("odata.metadata=none") || accept.contains("metadata=none"),
+            full_metadata: accept.contains("odata.metadata=full")
+                || accept.contains("metadata=full"),
         })
     }
 
@@ -162,15 +167,23 @@ impl Format {
                 option.metadata,
                 Some(bizgraph_schema::odata_url::MetadataLevel::None)
             ) || self.no_metadata,
+            full_metadata: matches!(
+                option.metadata,
+                Some(bizgraph_schema::odata_url::MetadataLevel::Full)
+            ) || (self.full_metadata && option.metadata.is_none()),
         }
     }
 
     fn content_type(self) -> &'static str {
-        match (self.no_metadata, self.ieee754) {
-            (false, false) => "application/json;odata.metadata=minimal",
-            (false, true) => "application/json;odata.metadata=minimal;IEEE754Compatible=true",
-            (true, false) => "application/json;odata.metadata=none",
-            (true, true) => "application/json;odata.metadata=none;IEEE754Compatible=true",
+        match (self.no_metadata, self.full_metadata, self.ieee754) {
+            (false, false, false) => "application/json;odata.metadata=minimal",
+            (false, false, true) => {
+                "application/json;odata.metadata=minimal;IEEE754Compatible=true"
+            }
+            (false, true, false) => "application/json;odata.metadata=full",
+            (false, true, true) => "application/json;odata.metadata=full;IEEE754Compatible=true",
+            (true, _, false) => "application/json;odata.metadata=none",
+            (true, _, true) => "application/json;odata.metadata=none;IEEE754Compatible=true",
         }
     }
 }
@@ -502,6 +515,29 @@ pub(crate) fn render_row(
 ) -> Result<Map<String, Value>, ODataError> {
     let entity = &graph.entities[entity_id];
     let mut object = Map::new();
+    if format.full_metadata && !format.no_metadata {
+        let names = bizgraph_schema::csdl::names(graph, entity.namespace);
+        if let Some(type_name) = names.entity_type(entity_id) {
+            object.insert(
+                "@odata.type".into(),
+                Value::String(format!("#{}.{type_name}", names.namespace())),
+            );
+        }
+        let key: Vec<(usize, Value)> = entity
+            .key
+            .iter()
+            .map(|&index| {
+                let name = &entity.fields[index].name;
+                (index, row.get(name).cloned().unwrap_or(Value::Null))
+            })
+            .collect();
+        if !key.is_empty()
+            && let Ok(path) = bizgraph_schema::plan::entity_path(graph, entity_id, &key)
+        {
+            object.insert("@odata.id".into(), Value::String(path.clone()));
+            object.insert("@odata.editLink".into(), Value::String(path));
+        }
+    }
     if !format.no_metadata
         && let Some(Value::String(etag)) = row.get(ETAG_KEY)
     {

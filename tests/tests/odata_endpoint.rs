@@ -357,6 +357,36 @@ async fn metadata_paging_errors_and_cross_source_expands() {
         .expect("answers");
     assert_eq!(anonymous.status(), 401);
 
+    // odata.metadata=full adds each entity's type, id and edit link; the id addresses it.
+    let full: Value = client
+        .get(url(
+            "s4v4/A_SalesOrderItem?$top=2&$orderby=SalesOrder,SalesOrderItem",
+        ))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .header("accept", "application/json;odata.metadata=full")
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let first = &full["value"][0];
+    assert_eq!(first["@odata.type"], "#s4v4.A_SalesOrderItem", "{full}");
+    let id = first["@odata.id"].as_str().expect("an id");
+    assert!(id.starts_with("A_SalesOrderItem(SalesOrder="), "{id}");
+    assert_eq!(first["@odata.editLink"], id);
+    let by_id: Value = client
+        .get(url(&format!("s4v4/{id}")))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(by_id["SalesOrderItem"], first["SalesOrderItem"], "{by_id}");
+    assert_eq!(by_id["SalesOrder"], first["SalesOrder"]);
+
     // The service document lists the entity sets.
     let document: Value = client
         .get(url("crm/"))
