@@ -165,16 +165,28 @@ fn boundary_of(content_type: &str) -> Option<String> {
 }
 
 /// A URL of an inner request, made absolute: relative ones are relative to the service root.
+/// Inner requests stay inside the batch's own service (section 11.7.2): anything else is 400.
 fn absolute(url: &str, root: &str) -> Result<String, ODataError> {
+    let inside = |path: &str| -> Result<String, ODataError> {
+        if path.starts_with(root) {
+            Ok(path.to_owned())
+        } else {
+            Err(ODataError::new(
+                400,
+                "BAD_BATCH",
+                format!("inner request `{path}` is outside the service {root}"),
+            ))
+        }
+    };
     if let Some(rest) = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
     {
         let path = rest.find('/').map_or("/", |at| &rest[at..]);
-        return Ok(path.to_owned());
+        return inside(path);
     }
     if url.starts_with('/') {
-        return Ok(url.to_owned());
+        return inside(url);
     }
     if url.starts_with('$') && !url.starts_with("$metadata") {
         return Err(ODataError::new(
@@ -497,6 +509,11 @@ mod tests {
     #[test]
     fn json_batches_read_ids_groups_and_bodies() {
         let body = br#"{"requests":[{"id":"1","method":"get","url":"A?$top=1"},{"id":"2","method":"POST","url":"/odata/v4/ns/A","atomicityGroup":"g","body":{"x":1}}]}"#;
+        let outside = br#"{"requests":[{"method":"POST","url":"/admin/refresh"}]}"#;
+        assert!(
+            parse_json(outside, "/odata/v4/ns/").is_err(),
+            "stays inside the service"
+        );
         let requests = parse_json(body, "/odata/v4/ns/").expect("parses");
         assert_eq!(requests[0].method, Method::GET);
         assert_eq!(requests[0].url, "/odata/v4/ns/A?$top=1");
