@@ -133,6 +133,9 @@ pub struct Format {
     /// `odata.metadata=full`: also each entity's type, id and edit link (OData JSON Format
     /// 4.01 section 3.1.2).
     pub full_metadata: bool,
+    /// The client accepts OData 4.01 (`OData-MaxVersion: 4.01`): answers use 4.01's short
+    /// control names (`@count`, `@nextLink`; OData JSON Format 4.01 section 4.5).
+    pub version_401: bool,
 }
 
 impl Format {
@@ -156,6 +159,11 @@ impl Format {
             no_metadata: accept.contains("odata.metadata=none") || accept.contains("metadata=none"),
             full_metadata: accept.contains("odata.metadata=full")
                 || accept.contains("metadata=full"),
+            version_401: headers
+                .get("odata-maxversion")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .is_some_and(|version| version >= 4.01),
         })
     }
 
@@ -171,6 +179,7 @@ impl Format {
                 option.metadata,
                 Some(bizgraph_schema::odata_url::MetadataLevel::Full)
             ) || (self.full_metadata && option.metadata.is_none()),
+            version_401: self.version_401,
         }
     }
 
@@ -190,14 +199,35 @@ impl Format {
 
 /// A JSON answer with the OData headers.
 pub(crate) fn json_response(format: Format, body: &Value) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
+    let text = if format.version_401 {
+        short_control_names(body).to_string()
+    } else {
+        body.to_string()
+    };
+    let mut response = Response::new(Body::from(text));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    headers.insert("odata-version", HeaderValue::from_static("4.0"));
+    let version = if format.version_401 { "4.01" } else { "4.0" };
+    headers.insert("odata-version", HeaderValue::from_static(version));
     response
+}
+
+/// OData 4.01 control information without the `odata.` prefix (`@odata.count` → `@count`,
+/// `to_Item@odata.count` → `to_Item@count`; OData JSON Format 4.01 section 4.5).
+fn short_control_names(value: &Value) -> Value {
+    match value {
+        Value::Object(object) => Value::Object(
+            object
+                .iter()
+                .map(|(key, value)| (key.replacen("@odata.", "@", 1), short_control_names(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(short_control_names).collect()),
+        other => other.clone(),
+    }
 }
 
 /// The namespace addressed by the first path segment (its configured name, `sap.s4`).

@@ -387,6 +387,26 @@ async fn metadata_paging_errors_and_cross_source_expands() {
     assert_eq!(by_id["SalesOrderItem"], first["SalesOrderItem"], "{by_id}");
     assert_eq!(by_id["SalesOrder"], first["SalesOrder"]);
 
+    // A client that accepts OData 4.01 gets 4.01's short control names.
+    let answer = client
+        .get(url(
+            "s4v4/A_SalesOrder?$top=1&$count=true&$orderby=SalesOrder&$expand=to_Item($count=true)",
+        ))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .header("odata-maxversion", "4.01")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.headers()["odata-version"], "4.01");
+    let short: Value = answer.json().await.expect("JSON");
+    assert_eq!(short["@count"], 60, "{short}");
+    assert!(
+        short["@context"].is_string() && short.get("@odata.count").is_none(),
+        "{short}"
+    );
+    assert!(short["value"][0]["to_Item@count"].is_u64(), "{short}");
+    assert!(short["value"][0]["@etag"].is_string(), "{short}");
+
     // The service document lists the entity sets.
     let document: Value = client
         .get(url("crm/"))
