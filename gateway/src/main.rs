@@ -297,6 +297,9 @@ fn demo(listen: std::net::SocketAddr) -> anyhow::Result<std::process::ExitCode> 
         println!(
             "  curl -s -u alice:alice -H 'content-type: application/json' http://{address}/graphql -d '{query}'"
         );
+        println!(
+            "  curl -s -u bob:bob 'http://{address}/odata/v4/crm/Opportunities?$top=3&$expand=partner($select=BusinessPartnerFullName)'"
+        );
         run_server(state, listener).await?;
         drop(backends);
         anyhow::Ok(())
