@@ -7,15 +7,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use bizgraph_schema::graphql::Executor as ExecutorData;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::execute::Executor;
 use crate::graph::Generation;
-use crate::server::{AppError, AppState, authenticate, trace_id};
+use crate::server::{AppError, AppState, authenticate};
 
 /// `GET /graphql` parameters (GraphQL over HTTP: queries may come as URL parameters).
 #[derive(Debug, Deserialize)]
@@ -33,14 +32,9 @@ pub async fn execute(
     caller: crate::identity::Caller,
     request: async_graphql::Request,
 ) -> async_graphql::Response {
-    let trace_id = trace_id();
-    let executor: ExecutorData = Arc::new(Executor {
-        upstream: state.upstream.clone(),
-        caller,
-        trace_id: trace_id.clone(),
-        limits: generation.limits,
-        csrf: state.csrf.clone(),
-    });
+    let executor = state.executor(caller, generation.limits);
+    let trace_id = executor.trace_id.clone();
+    let executor: ExecutorData = Arc::new(executor);
     let mut response = generation.schema.execute(request.data(executor)).await;
     mark_limit_errors(&mut response);
     if !response.errors.is_empty() {
@@ -111,31 +105,36 @@ pub async fn get(
         request = request.variables(async_graphql::Variables::from_json(variables));
     }
     // GraphQL over HTTP: GET must not run mutations.
-    request = request.disable_introspection_if(false);
-    let generation = state.graph.current();
-    let is_mutation = request.query.trim_start().starts_with("mutation");
-    if is_mutation {
+    if selects_mutation(&request) {
         return Err(AppError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             "mutations need POST".to_owned(),
         ));
     }
+    let generation = state.graph.current();
     let response = execute(&state, &generation, caller, request).await;
     Ok(Json(response).into_response())
 }
 
-trait DisableIf {
-    fn disable_introspection_if(self, disable: bool) -> Self;
-}
-
-impl DisableIf for async_graphql::Request {
-    fn disable_introspection_if(self, disable: bool) -> Self {
-        if disable {
-            self.disable_introspection()
-        } else {
-            self
-        }
+/// True when the operation the request would run is a mutation (a document that does not
+/// parse is left to execution, which reports it).
+fn selects_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    match &document.operations {
+        DocumentOperations::Single(operation) => operation.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(operations) => operations
+            .iter()
+            .filter(|(name, _)| {
+                request
+                    .operation_name
+                    .as_deref()
+                    .is_none_or(|wanted| name.as_str() == wanted)
+            })
+            .any(|(_, operation)| operation.node.ty == OperationType::Mutation),
     }
 }
 
@@ -211,9 +210,6 @@ async function run() {
 $('run').onclick = run;
 document.addEventListener('keydown', (e) => { if (e.ctrlKey && e.key === 'Enter') run(); });
 </script></body></html>"#;
-
-/// Content type for the page, for tests.
-pub const PAGE_CONTENT_TYPE: header::HeaderName = header::CONTENT_TYPE;
 
 /// Records plans instead of running them, answering every read with no data.
 #[derive(Debug, Default)]

@@ -18,7 +18,6 @@ use bizgraph_schema::model::{EntityId, FieldKind, Graph, NamespaceId};
 use bizgraph_schema::query::{Selection, Target};
 use serde_json::{Map, Value, json};
 
-use crate::execute::Executor;
 use crate::graph::Generation;
 use crate::server::{AppState, authenticate, trace_id};
 
@@ -300,8 +299,7 @@ pub async fn resource(
     // The raw path after `/odata/v4/<namespace>/`, still percent-encoded: keys like `('a%2Fb')`
     // must be decoded by the parser, once.
     let prefix = format!("/odata/v4/{namespace}/");
-    let raw_path = uri.path().strip_prefix(prefix.as_str()).unwrap_or_default();
-    let query = uri.query().unwrap_or_default();
+    let (raw_path, query) = crate::odata_write::path_and_query(&uri, &namespace);
     if let Some(call) = bizgraph_schema::odata_url::parse_operation(
         graph,
         namespace_id,
@@ -361,13 +359,7 @@ pub async fn resource(
         };
         ODataError::new(status, error.code(), error.to_string())
     })?;
-    let executor = Executor {
-        upstream: state.upstream.clone(),
-        caller,
-        trace_id: trace_id(),
-        limits: generation.limits,
-        csrf: state.csrf.clone(),
-    };
+    let executor = state.executor(caller, generation.limits);
     let value = executor
         .read(graph, &plan)
         .await

@@ -37,7 +37,7 @@ use crate::identity::Caller;
 use crate::odata_http::{
     Format, ODataError, json_response, namespace_of, preference, render_row, url_error, wire_value,
 };
-use crate::server::{AppState, authenticate, trace_id};
+use crate::server::{AppState, authenticate};
 
 /// `POST /odata/v4/<namespace>/<Set>`: creates an entity (section 11.4.2);
 /// `POST /odata/v4/<namespace>/<Action>`: calls an action import (section 11.5.4.2).
@@ -119,7 +119,7 @@ async fn change(
 
 /// The resource path below `/odata/v4/<namespace>/` and the query, both still percent-encoded
 /// (the parser decodes them once).
-fn path_and_query<'u>(uri: &'u Uri, namespace: &str) -> (&'u str, &'u str) {
+pub(crate) fn path_and_query<'u>(uri: &'u Uri, namespace: &str) -> (&'u str, &'u str) {
     let prefix = format!("/odata/v4/{namespace}/");
     let path = uri.path().strip_prefix(prefix.as_str()).unwrap_or_default();
     (path, uri.query().unwrap_or_default())
@@ -178,13 +178,7 @@ impl Endpoint {
             prefix: format!("/odata/v4/{}/", generation.graph.namespaces[namespace].name),
             generation: generation.clone(),
             namespace,
-            executor: Executor {
-                upstream: state.upstream.clone(),
-                caller,
-                trace_id: trace_id(),
-                limits: generation.limits,
-                csrf: state.csrf.clone(),
-            },
+            executor: state.executor(caller, generation.limits),
         }
     }
 

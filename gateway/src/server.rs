@@ -38,6 +38,23 @@ pub struct AppState {
     pub csrf: CsrfTokens,
 }
 
+impl AppState {
+    /// An executor acting as `caller` for one request, with a fresh trace id.
+    pub fn executor(
+        &self,
+        caller: Caller,
+        limits: bizgraph_schema::plan::PlanLimits,
+    ) -> crate::execute::Executor {
+        crate::execute::Executor {
+            upstream: self.upstream.clone(),
+            caller,
+            trace_id: trace_id(),
+            limits,
+            csrf: self.csrf.clone(),
+        }
+    }
+}
+
 /// Builds the router.
 pub fn app(state: Arc<AppState>) -> Router {
     let body_limit = state.body_limit;

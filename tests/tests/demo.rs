@@ -77,6 +77,40 @@ async fn the_demo_serves_both_systems_and_each_user_sees_their_region() {
         .await
         .expect("readyz answers");
     assert_eq!(ready.status(), 200, "both demo sources load");
+    // A browser opening the GraphQL URL gets the query page, without signing in first.
+    let page = reqwest::get(format!("{}/graphql", demo.url))
+        .await
+        .expect("the page answers");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("text");
+    assert!(
+        html.contains("<textarea id=\"query\"") && html.contains("fetch('graphql'"),
+        "{html}"
+    );
+
+    // GraphQL over HTTP GET runs queries, never mutations, whatever the document's order.
+    let client = reqwest::Client::new();
+    let get = |query: &str, operation: Option<&str>| {
+        let mut url = url::Url::parse(&format!("{}/graphql", demo.url)).expect("a URL");
+        url.query_pairs_mut().append_pair("query", query);
+        if let Some(name) = operation {
+            url.query_pairs_mut().append_pair("operationName", name);
+        }
+        client.get(url).basic_auth("alice", Some("alice")).send()
+    };
+    let answer = get("{ crm { Opportunities { totalCount } } }", None)
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 200);
+    let mutation = "query A { crm { Opportunities { totalCount } } } mutation B { sap_s4 { A_SalesOrder_delete(SalesOrder: \"5000001\") } }";
+    let answer = get(mutation, Some("B")).await.expect("answers");
+    assert_eq!(
+        answer.status(),
+        405,
+        "a mutation named after a query is still refused"
+    );
+    let answer = get(mutation, Some("A")).await.expect("answers");
+    assert_eq!(answer.status(), 200, "the query of the same document runs");
 
     // The query the binary prints: opportunities (v4) with their S/4 partner (v2) and the
     // partner's sales orders, for each user.
