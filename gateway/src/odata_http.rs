@@ -4,6 +4,7 @@
 //! backend's version. Reads share the GraphQL side's planner and executor; writes and operation
 //! calls are in [`crate::odata_write`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -451,7 +452,7 @@ pub async fn resource(
                 Value::String(format!("{context}/$entity")),
             );
         }
-        object.extend(render_row(graph, entity_id, &selection, row, format)?);
+        object.extend(Renderer::new(graph, format).row(entity_id, &selection, row)?);
         Value::Object(object)
     } else {
         let mut rows: Vec<&Map<String, Value>> = value
@@ -467,10 +468,9 @@ pub async fn resource(
             next = Some(next_link(&uri, offset + size));
         }
         let mut list = Vec::with_capacity(rows.len());
+        let mut renderer = Renderer::new(graph, format);
         for row in rows {
-            list.push(Value::Object(render_row(
-                graph, entity_id, &selection, row, format,
-            )?));
+            list.push(Value::Object(renderer.row(entity_id, &selection, row)?));
         }
         let mut object = Map::new();
         if !format.no_metadata {
@@ -526,99 +526,124 @@ fn next_link(uri: &Uri, offset: u32) -> String {
     format!("{}?{}", uri.path(), query.join("&"))
 }
 
-/// One entity in OData JSON: the selected properties (keys always), the ETag, expanded
-/// relations under their navigation names with their counts.
-pub(crate) fn render_row(
-    graph: &Graph,
-    entity_id: EntityId,
-    selection: &Selection,
-    row: &Map<String, Value>,
+/// Renders entities of one answer in OData JSON. The CSDL names that full metadata needs are
+/// worked out once per namespace and answer, not per entity.
+pub(crate) struct Renderer<'g> {
+    graph: &'g Graph,
     format: Format,
-) -> Result<Map<String, Value>, ODataError> {
-    let entity = &graph.entities[entity_id];
-    let mut object = Map::new();
-    if format.full_metadata && !format.no_metadata {
-        let names = bizgraph_schema::csdl::names(graph, entity.namespace);
-        if let Some(type_name) = names.entity_type(entity_id) {
-            object.insert(
-                "@odata.type".into(),
-                Value::String(format!("#{}.{type_name}", names.namespace())),
-            );
-        }
-        let key: Vec<(usize, Value)> = entity
-            .key
-            .iter()
-            .map(|&index| {
-                let name = &entity.fields[index].name;
-                (index, row.get(name).cloned().unwrap_or(Value::Null))
-            })
-            .collect();
-        if !key.is_empty()
-            && let Ok(path) = bizgraph_schema::plan::entity_path(graph, entity_id, &key)
-        {
-            object.insert("@odata.id".into(), Value::String(path.clone()));
-            object.insert("@odata.editLink".into(), Value::String(path));
+    names: HashMap<NamespaceId, bizgraph_schema::csdl::Names>,
+}
+
+impl std::fmt::Debug for Renderer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'g> Renderer<'g> {
+    /// A renderer for one answer.
+    pub(crate) fn new(graph: &'g Graph, format: Format) -> Self {
+        Renderer {
+            graph,
+            format,
+            names: HashMap::new(),
         }
     }
-    if !format.no_metadata
-        && let Some(Value::String(etag)) = row.get(ETAG_KEY)
-    {
-        object.insert("@odata.etag".into(), Value::String(etag.clone()));
-    }
-    for (index, field) in entity.fields.iter().enumerate() {
-        if !(entity.key.contains(&index) || selection.fields.contains(&index)) {
-            continue;
-        }
-        let value = row.get(&field.name).cloned().unwrap_or(Value::Null);
-        object.insert(field.name.clone(), wire_value(field.kind, value, format));
-    }
-    for read in &selection.relations {
-        let relation = &entity.relations[read.relation];
-        let value = row
-            .get(&format!("{RELATION_PREFIX}{}", read.key))
-            .unwrap_or(&Value::Null);
-        if let Some(error) = value.get(ERROR_KEY) {
-            let error: ExecError = serde_json::from_value(error.clone()).unwrap_or_default();
-            return Err(ODataError::from_exec(error));
-        }
-        if relation.many {
-            let nodes = value
-                .get(NODES_KEY)
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let mut list = Vec::with_capacity(nodes.len());
-            for node in nodes.iter().filter_map(Value::as_object) {
-                list.push(Value::Object(render_row(
-                    graph,
-                    relation.target,
-                    &read.selection,
-                    node,
-                    format,
-                )?));
-            }
-            if read.args.count {
+
+    /// One entity: the selected properties (keys always), the ETag, expanded relations under
+    /// their navigation names with their counts.
+    pub(crate) fn row(
+        &mut self,
+        entity_id: EntityId,
+        selection: &Selection,
+        row: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ODataError> {
+        let graph = self.graph;
+        let format = self.format;
+        let entity = &graph.entities[entity_id];
+        let mut object = Map::new();
+        if format.full_metadata && !format.no_metadata {
+            let names = self
+                .names
+                .entry(entity.namespace)
+                .or_insert_with(|| bizgraph_schema::csdl::names(graph, entity.namespace));
+            if let Some(type_name) = names.entity_type(entity_id) {
                 object.insert(
-                    format!("{}@odata.count", read.key),
-                    value.get(COUNT_KEY).cloned().unwrap_or(Value::Null),
+                    "@odata.type".into(),
+                    Value::String(format!("#{}.{type_name}", names.namespace())),
                 );
             }
-            object.insert(read.key.clone(), Value::Array(list));
-        } else {
-            let rendered = match value {
-                Value::Object(node) => Value::Object(render_row(
-                    graph,
-                    relation.target,
-                    &read.selection,
-                    node,
-                    format,
-                )?),
-                _ => Value::Null,
-            };
-            object.insert(read.key.clone(), rendered);
+            let key: Vec<(usize, Value)> = entity
+                .key
+                .iter()
+                .map(|&index| {
+                    let name = &entity.fields[index].name;
+                    (index, row.get(name).cloned().unwrap_or(Value::Null))
+                })
+                .collect();
+            if !key.is_empty()
+                && let Ok(path) = bizgraph_schema::plan::entity_path(graph, entity_id, &key)
+            {
+                object.insert("@odata.id".into(), Value::String(path.clone()));
+                object.insert("@odata.editLink".into(), Value::String(path));
+            }
         }
+        if !format.no_metadata
+            && let Some(Value::String(etag)) = row.get(ETAG_KEY)
+        {
+            object.insert("@odata.etag".into(), Value::String(etag.clone()));
+        }
+        for (index, field) in entity.fields.iter().enumerate() {
+            if !(entity.key.contains(&index) || selection.fields.contains(&index)) {
+                continue;
+            }
+            let value = row.get(&field.name).cloned().unwrap_or(Value::Null);
+            object.insert(field.name.clone(), wire_value(field.kind, value, format));
+        }
+        for read in &selection.relations {
+            let relation = &entity.relations[read.relation];
+            let value = row
+                .get(&format!("{RELATION_PREFIX}{}", read.key))
+                .unwrap_or(&Value::Null);
+            if let Some(error) = value.get(ERROR_KEY) {
+                let error: ExecError = serde_json::from_value(error.clone()).unwrap_or_default();
+                return Err(ODataError::from_exec(error));
+            }
+            if relation.many {
+                let nodes = value
+                    .get(NODES_KEY)
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let mut list = Vec::with_capacity(nodes.len());
+                for node in nodes.iter().filter_map(Value::as_object) {
+                    list.push(Value::Object(self.row(
+                        relation.target,
+                        &read.selection,
+                        node,
+                    )?));
+                }
+                if read.args.count {
+                    object.insert(
+                        format!("{}@odata.count", read.key),
+                        value.get(COUNT_KEY).cloned().unwrap_or(Value::Null),
+                    );
+                }
+                object.insert(read.key.clone(), Value::Array(list));
+            } else {
+                let rendered = match value {
+                    Value::Object(node) => {
+                        Value::Object(self.row(relation.target, &read.selection, node)?)
+                    }
+                    _ => Value::Null,
+                };
+                object.insert(read.key.clone(), rendered);
+            }
+        }
+        Ok(object)
     }
-    Ok(object)
 }
 
 /// A canonical value in OData JSON: Int64 and Decimal as numbers unless the client asked for

@@ -35,7 +35,7 @@ use crate::execute::Executor;
 use crate::graph::Generation;
 use crate::identity::Caller;
 use crate::odata_http::{
-    Format, ODataError, json_response, namespace_of, preference, render_row, url_error, wire_value,
+    Format, ODataError, Renderer, json_response, namespace_of, preference, url_error, wire_value,
 };
 use crate::server::{AppState, authenticate};
 
@@ -578,11 +578,10 @@ impl Endpoint {
             (ReturnKind::Entity(entity), value) => {
                 let selection = selection.unwrap_or_default();
                 let mut rows = Vec::new();
+                let mut renderer = Renderer::new(graph, format);
                 for row in value.as_array().into_iter().flatten() {
                     if let Value::Object(row) = row {
-                        rows.push(Value::Object(render_row(
-                            graph, entity, &selection, row, format,
-                        )?));
+                        rows.push(Value::Object(renderer.row(entity, &selection, row)?));
                     }
                 }
                 let mut object = Map::new();
@@ -700,7 +699,7 @@ impl Endpoint {
                 )),
             );
         }
-        object.extend(render_row(self.graph(), entity, selection, row, format)?);
+        object.extend(Renderer::new(self.graph(), format).row(entity, selection, row)?);
         Ok(Value::Object(object))
     }
 
