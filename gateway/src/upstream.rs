@@ -844,7 +844,20 @@ impl Upstream {
             cause: oauth::transport_cause(&error),
         };
         tracing::debug!(destination = name, method = %request.method, url = %shown_url, "upstream request");
-        let mut response = builder.send().await.map_err(transport)?;
+        // A safe request that fails before any answer is sent once more: a pooled connection the
+        // proxy or backend closed after its last answer (tinyproxy does, without saying so) fails
+        // the next request written to it, although the peer never saw that request.
+        let safe =
+            request.method == reqwest::Method::GET || request.method == reqwest::Method::HEAD;
+        let again = if safe { builder.try_clone() } else { None };
+        let mut response = match (builder.send().await, again) {
+            (Ok(response), _) => response,
+            (Err(error), Some(again)) if !error.is_timeout() && !error.is_connect() => {
+                tracing::debug!(destination = name, url = %shown_url, cause = %oauth::transport_cause(&error), "upstream request failed before an answer; sending it once more");
+                again.send().await.map_err(transport)?
+            }
+            (Err(error), _) => return Err(transport(error)),
+        };
         let status = response.status().as_u16();
         if status == 407 && destination.proxy_type == ProxyType::OnPremise {
             return Err(CallError::ProxyRejected {

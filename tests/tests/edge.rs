@@ -93,3 +93,83 @@ async fn an_unreachable_identity_provider_gives_503_not_401() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_read_on_a_connection_the_backend_dropped_is_sent_again_once() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Answers the first request on each connection as HTTP/1.1 keep-alive, then closes the
+    // connection without answering when a second request arrives on it: what a proxy that drops
+    // connections after each answer (tinyproxy) looks like to a pooling client that wrote its
+    // next request before the close arrived.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 8192];
+                let mut seen = Vec::new();
+                let mut answered = false;
+                loop {
+                    let Ok(read) = socket.read(&mut buffer).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buffer[..read]);
+                    if !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        continue;
+                    }
+                    if answered {
+                        // The second request on this connection: drop it unanswered.
+                        return;
+                    }
+                    answered = true;
+                    seen.clear();
+                    let body = br#"{"value":[]}"#;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if socket.write_all(head.as_bytes()).await.is_err()
+                        || socket.write_all(body).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = keys::scratch_dir("edge-dropped");
+    let destinations = json!([
+        {"Name": "DROP", "URL": format!("http://{address}/odata"), "Authentication": "NoAuthentication"}
+    ]);
+    let file = write_file(&dir, "destinations.json", &destinations.to_string())?;
+    let settings = format!(
+        "[destinations]\nfile = \"{file}\"\n\
+         [identity]\nmode = \"development\"\n[[identity.users]]\nname = \"alice\"\npassword = \"pw\"\n"
+    );
+    let gateway = Gateway::start(&settings, Environment::default()).await?;
+    let http = http_client()?;
+    for round in 0..3 {
+        let response = http
+            .get(gateway.url("api/DROP/Items"))
+            .basic_auth("alice", Some("pw"))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "round {round}: {body}");
+        assert_eq!(body, json!({"value": []}), "round {round}");
+    }
+    // Each round after the first found its pooled connection dropped and opened a new one.
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "one connection per answered request"
+    );
+    Ok(())
+}
