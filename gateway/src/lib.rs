@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod destinations;
 pub mod execute;
+pub mod explorer;
 pub mod graph;
 pub mod graphql_http;
 pub mod identity;

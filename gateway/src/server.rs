@@ -76,6 +76,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/api/{destination}", any(forward))
         .route("/api/{destination}/{*rest}", any(forward))
+        .merge(crate::explorer::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

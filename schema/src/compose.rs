@@ -17,9 +17,9 @@ use serde::Serialize;
 
 use crate::edm::{Dialect, EdmType};
 use crate::model::{
-    Capabilities, ComplexId, ComplexType, Entity, EntityId, EnumId, EnumMember, EnumType, Field,
-    FieldKind, Graph, Namespace, NamespaceId, Operation, OperationKind, Relation, RelationKind,
-    ReturnKind, Returns, Service, ServiceId,
+    Capabilities, ComplexId, ComplexType, Entity, EntityId, EntityKind, EnumId, EnumMember,
+    EnumType, Field, FieldKind, Graph, Namespace, NamespaceId, Operation, OperationKind, Relation,
+    RelationKind, ReturnKind, Returns, Service, ServiceId,
 };
 use crate::names::{Scope, sanitize};
 
@@ -355,6 +355,7 @@ impl Composer {
             &entity_type.annotations
         };
         self.graph.entities.push(Entity {
+            kind: EntityKind::Set,
             namespace,
             service,
             set_name: set_name.to_owned(),

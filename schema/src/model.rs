@@ -72,7 +72,9 @@ pub struct Entity {
     pub namespace: NamespaceId,
     /// The service that holds the set.
     pub service: ServiceId,
-    /// The entity set's name (the URL segment).
+    /// How the entity is reached: an entity set, a singleton, or only through navigation.
+    pub kind: EntityKind,
+    /// The entity set's or singleton's name (the URL segment); empty for [`EntityKind::Contained`].
     pub set_name: String,
     /// Qualified name of the OData entity type.
     pub type_name: String,
@@ -94,6 +96,18 @@ pub struct Entity {
     pub capabilities: Capabilities,
     /// True when the entity has an ETag (v2 `ConcurrencyMode="Fixed"` or `Core.OptimisticConcurrency`).
     pub etag: bool,
+}
+
+/// How an entity is addressed in its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EntityKind {
+    /// An entity set: a collection with keys.
+    Set,
+    /// A singleton: exactly one instance at a fixed URL, no key in the path.
+    Singleton,
+    /// An entity type no set or singleton holds: reached only through navigation (containment,
+    /// or navigations without a binding); no root field, no URL of its own.
+    Contained,
 }
 
 impl Entity {
