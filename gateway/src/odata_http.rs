@@ -15,7 +15,7 @@ use bizgraph_schema::edm::EdmType;
 use bizgraph_schema::execute::{
     COUNT_KEY, ERROR_KEY, ETAG_KEY, ExecError, Execute, NODES_KEY, RELATION_PREFIX,
 };
-use bizgraph_schema::model::{EntityId, FieldKind, Graph, NamespaceId};
+use bizgraph_schema::model::{EntityId, EntityKind, FieldKind, Graph, NamespaceId};
 use bizgraph_schema::query::{Selection, Target};
 use serde_json::{Map, Value, json};
 
@@ -401,7 +401,26 @@ pub async fn resource(
         }
     };
     let entity = &graph.entities[entity_id];
-    let context = format!("{prefix}$metadata#{}", entity.set_name);
+    // Context URL (JSON format, section 10): the set, the singleton, or for an entity that no
+    // set holds its qualified type.
+    let (context, entity_context) = match entity.kind {
+        EntityKind::Set => {
+            let context = format!("{prefix}$metadata#{}", entity.set_name);
+            (context.clone(), format!("{context}/$entity"))
+        }
+        EntityKind::Singleton => {
+            let context = format!("{prefix}$metadata#{}", entity.set_name);
+            (context.clone(), context)
+        }
+        EntityKind::Contained => {
+            let names = bizgraph_schema::csdl::names(graph, entity.namespace);
+            let type_name = names.qualified_entity_type(entity_id).unwrap_or_default();
+            (
+                format!("{prefix}$metadata#Collection({type_name})"),
+                format!("{prefix}$metadata#{type_name}"),
+            )
+        }
+    };
     if request.count_only {
         let count = match &value {
             Value::Null => 0,
@@ -447,10 +466,7 @@ pub async fn resource(
         };
         let mut object = Map::new();
         if !format.no_metadata {
-            object.insert(
-                "@odata.context".into(),
-                Value::String(format!("{context}/$entity")),
-            );
+            object.insert("@odata.context".into(), Value::String(entity_context));
         }
         object.extend(Renderer::new(graph, format).row(entity_id, &selection, row)?);
         Value::Object(object)
@@ -583,7 +599,12 @@ impl<'g> Renderer<'g> {
                     (index, row.get(name).cloned().unwrap_or(Value::Null))
                 })
                 .collect();
-            if !key.is_empty()
+            let addressed = match entity.kind {
+                EntityKind::Set => !key.is_empty(),
+                EntityKind::Singleton => true,
+                EntityKind::Contained => false,
+            };
+            if addressed
                 && let Ok(path) = bizgraph_schema::plan::entity_path(graph, entity_id, &key)
             {
                 object.insert("@odata.id".into(), Value::String(path.clone()));

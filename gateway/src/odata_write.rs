@@ -558,8 +558,14 @@ impl Endpoint {
             (Some(entity), Some(selection)) => Some(self.shape(entity, selection)?),
             _ => None,
         };
-        let call =
-            plan_call(graph, request.operation, &arguments, shape).map_err(|e| plan_error(&e))?;
+        let call = plan_call(
+            graph,
+            request.operation,
+            &arguments,
+            request.bound_to.as_deref(),
+            shape,
+        )
+        .map_err(|e| plan_error(&e))?;
         let value = self
             .executor
             .call(graph, &call)

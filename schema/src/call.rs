@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::edm::{Dialect, EdmType};
 use crate::literal::{encode_component, format_literal};
 use crate::model::{FieldKind, Graph, OperationKind, ServiceId};
-use crate::plan::{PlanError, Shape};
+use crate::plan::{PlanError, Shape, entity_path};
 
 /// How a call is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,15 +39,38 @@ pub struct Call {
     pub shape: Option<Shape>,
 }
 
-/// Plans a call with the given arguments (parameter index, canonical JSON value).
+/// Plans a call with the given arguments (parameter index, canonical JSON value). A bound
+/// operation is called on `bound_to`: the key of the entity (empty for a singleton), or `None`
+/// for an operation bound to the collection.
 pub fn plan_call(
     graph: &Graph,
     operation_id: usize,
     arguments: &[(usize, Value)],
+    bound_to: Option<&[(usize, Value)]>,
     shape: Option<Shape>,
 ) -> Result<Call, PlanError> {
     let operation = &graph.operations[operation_id];
     let service = &graph.services[operation.service];
+    // Bound: `Set(key)/Qualified.Name` or `Set/Qualified.Name` (OData 4.01 URL conventions,
+    // section 4.5.1); unbound: the import's name.
+    let name = match &operation.binding {
+        None => encode_component(&operation.name),
+        Some(binding) => {
+            let entity = &graph.entities[binding.entity];
+            let base = match (binding.collection, bound_to) {
+                (true, _) => encode_component(&entity.set_name),
+                (false, Some(key)) => entity_path(graph, binding.entity, key)?,
+                (false, None) => {
+                    return Err(PlanError::Unsupported(format!(
+                        "{} is bound to one {}: it needs that entity's key",
+                        operation.name,
+                        entity.shown_name()
+                    )));
+                }
+            };
+            format!("{base}/{}", encode_component(&binding.qualified))
+        }
+    };
     let literal = |index: usize, value: &Value| -> Result<String, PlanError> {
         let parameter = &operation.parameters[index];
         let ty = match parameter.kind {
@@ -67,7 +90,6 @@ pub fn plan_call(
             error,
         })
     };
-    let name = encode_component(&operation.name);
     let (method, path, body) = match (service.dialect, operation.kind) {
         (Dialect::V4, OperationKind::Function) => {
             let mut parts = Vec::new();

@@ -6,20 +6,20 @@
 //! legal and unique in a fixed order (configuration order, then document order), so the same
 //! inputs always give the same schema.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bizgraph_metadata::annotations::Terms;
 use bizgraph_metadata::{
     Annotations, EntityContainer, EntitySet, Metadata, Multiplicity, OperationImportKind,
-    OperationKind as ODataOperationKind, Property, StructuredType, TypeRef,
+    OperationKind as ODataOperationKind, Parameter, Property, Singleton, StructuredType, TypeRef,
 };
 use serde::Serialize;
 
 use crate::edm::{Dialect, EdmType};
 use crate::model::{
-    Capabilities, ComplexId, ComplexType, Entity, EntityId, EntityKind, EnumId, EnumMember,
-    EnumType, Field, FieldKind, Graph, Namespace, NamespaceId, Operation, OperationKind, Relation,
-    RelationKind, ReturnKind, Returns, Service, ServiceId,
+    Binding, Capabilities, ComplexId, ComplexType, Entity, EntityId, EntityKind, EnumId,
+    EnumMember, EnumType, Field, FieldKind, Graph, Namespace, NamespaceId, Operation,
+    OperationKind, Relation, RelationKind, ReturnKind, Returns, Service, ServiceId,
 };
 use crate::names::{Scope, sanitize};
 
@@ -217,14 +217,44 @@ impl Composer {
                 continue;
             }
             for (set_name, entity_set) in sets {
-                self.entity(
-                    namespace,
-                    service,
-                    input,
-                    &set_name,
-                    entity_set,
-                    &mut members,
-                );
+                let holder = Holder {
+                    kind: EntityKind::Set,
+                    name: &set_name,
+                    entity_type: &entity_set.entity_type,
+                    annotations: &entity_set.annotations,
+                };
+                self.entity(namespace, service, input, holder, &mut members);
+            }
+            for (name, singleton) in singletons(input.metadata) {
+                let holder = Holder {
+                    kind: EntityKind::Singleton,
+                    name: &name,
+                    entity_type: &singleton.entity_type,
+                    annotations: &singleton.annotations,
+                };
+                self.entity(namespace, service, input, holder, &mut members);
+            }
+            // Entity types no set or singleton holds: reached through containment or unbound
+            // navigation, and part of the model a client browses.
+            let held: HashSet<String> = self.graph.entities[first_entity[first_entity.len() - 1]..]
+                .iter()
+                .map(|e| e.type_name.clone())
+                .collect();
+            let empty = Annotations::default();
+            for schema in &input.metadata.schemas {
+                for entity_type in &schema.entity_types {
+                    let qualified = format!("{}.{}", schema.namespace, entity_type.name);
+                    if held.contains(&qualified) {
+                        continue;
+                    }
+                    let holder = Holder {
+                        kind: EntityKind::Contained,
+                        name: "",
+                        entity_type: &qualified,
+                        annotations: &empty,
+                    };
+                    self.entity(namespace, service, input, holder, &mut members);
+                }
             }
         }
         // Relations need every entity of the service to exist first.
@@ -243,6 +273,7 @@ impl Composer {
             if let Some(container) = input.metadata.entity_container() {
                 self.operations(namespace, service, input.metadata, container, &mut members);
             }
+            self.bound_operations(namespace, service, input.metadata, &mut members);
         }
     }
 
@@ -251,53 +282,115 @@ impl Composer {
         namespace: NamespaceId,
         service: ServiceId,
         input: &ServiceInput<'_>,
-        set_name: &str,
-        entity_set: &EntitySet,
+        holder: Holder<'_>,
         members: &mut Scope,
     ) {
         let metadata = input.metadata;
-        let Some(entity_type) = metadata.entity_type(&entity_set.entity_type) else {
+        let what = match holder.kind {
+            EntityKind::Set => "entity set",
+            EntityKind::Singleton => "singleton",
+            EntityKind::Contained => "entity type",
+        };
+        let Some(entity_type) = metadata.entity_type(holder.entity_type) else {
             self.note(
                 Level::Warning,
                 Some(namespace),
                 format!(
-                    "entity set {} left out: its type {} is not declared in {}",
-                    entity_set.name, entity_set.entity_type, input.path
+                    "{what} {} left out: its type {} is not declared in {}",
+                    holder.name, holder.entity_type, input.path
                 ),
             );
             return;
         };
         let id = self.graph.entities.len();
         let ns_gql = self.graph.namespaces[namespace].gql_name.clone();
-        let (set_gql, _) = sanitize(set_name);
-        let (gql_field, renamed) = members.claim(&set_gql);
-        if renamed {
-            self.note(
-                Level::Info,
-                Some(namespace),
-                format!(
-                    "entity set {} of {} is exposed as {gql_field}: the name is taken in the namespace",
-                    entity_set.name, input.path
-                ),
-            );
-        }
-        let gql_type = self.claim_entity_type(&format!("{ns_gql}_{gql_field}"));
+        let type_simple = holder
+            .entity_type
+            .rsplit('.')
+            .next()
+            .unwrap_or(holder.entity_type);
+        // What messages call the entity: the set or singleton, or the type of a contained one.
+        let shown = if holder.kind == EntityKind::Contained {
+            type_simple
+        } else {
+            holder.name
+        };
+        let (gql_field, gql_type) = if holder.kind == EntityKind::Contained {
+            // No root field; the type is named after the entity type.
+            let (wanted, _) = sanitize(type_simple);
+            (
+                String::new(),
+                self.claim_entity_type(&format!("{ns_gql}_{wanted}")),
+            )
+        } else {
+            let (set_gql, _) = sanitize(holder.name);
+            let (gql_field, renamed) = members.claim(&set_gql);
+            if renamed {
+                self.note(
+                    Level::Info,
+                    Some(namespace),
+                    format!(
+                        "{what} {} of {} is exposed as {gql_field}: the name is taken in the namespace",
+                        holder.name, input.path
+                    ),
+                );
+            }
+            let gql_type = self.claim_entity_type(&format!("{ns_gql}_{gql_field}"));
+            (gql_field, gql_type)
+        };
 
         let structured = StructuredType::Entity(entity_type);
-        let set_terms = entity_set.annotations.terms.as_deref();
+        let set_terms = holder.annotations.terms.as_deref();
         let type_terms = entity_type.annotations.terms.as_deref();
         let terms = set_terms.or(type_terms);
-        let capabilities = capabilities(
-            &entity_set.annotations,
+        let mut capabilities = capabilities(
+            holder.annotations,
             &entity_type.annotations,
             terms,
             Dialect::from(metadata.version),
         );
-        let restrictions = Restrictions::of(terms);
+        match holder.kind {
+            EntityKind::Set => {}
+            // One instance at a fixed URL: it can be read and updated, not listed, created or
+            // deleted.
+            EntityKind::Singleton => {
+                capabilities.filterable = false;
+                capabilities.sortable = false;
+                capabilities.insertable = false;
+                capabilities.deletable = false;
+                capabilities.countable = false;
+                capabilities.searchable = false;
+                capabilities.top = false;
+                capabilities.skip = false;
+                capabilities.requires_filter = false;
+            }
+            // Only reached inside its parent's answer: read with the options of an expand, no
+            // URL of its own to write to or search.
+            EntityKind::Contained => {
+                capabilities = Capabilities {
+                    filterable: true,
+                    sortable: true,
+                    countable: true,
+                    searchable: false,
+                    top: true,
+                    skip: true,
+                    insertable: false,
+                    updatable: false,
+                    deletable: false,
+                    requires_filter: false,
+                    addressable: false,
+                };
+            }
+        }
+        let restrictions = if holder.kind == EntityKind::Contained {
+            Restrictions::default()
+        } else {
+            Restrictions::of(terms)
+        };
 
         let mut scope = Scope::default();
         let mut fields = Vec::new();
-        let mut etag = entity_set
+        let mut etag = holder
             .annotations
             .raw("Org.OData.Core.V1.OptimisticConcurrency", None)
             .is_some();
@@ -305,7 +398,7 @@ impl Composer {
             etag |= property.concurrency_token;
             if let Some(field) = self.field(
                 namespace,
-                set_name,
+                shown,
                 metadata,
                 property,
                 &restrictions,
@@ -317,8 +410,8 @@ impl Composer {
                     Level::Warning,
                     Some(namespace),
                     format!(
-                        "property {}.{} left out: type {} is not declared",
-                        entity_set.name, property.name, property.type_ref
+                        "property {shown}.{} left out: type {} is not declared",
+                        property.name, property.type_ref
                     ),
                 );
             }
@@ -332,46 +425,48 @@ impl Composer {
                 }
                 None => {
                     key.clear();
-                    self.note(
-                        Level::Warning,
-                        Some(namespace),
-                        format!(
-                            "entity set {}: key property {} is not a top-level property; the set cannot be read by key",
-                            entity_set.name, property_ref.name
-                        ),
-                    );
+                    if holder.kind == EntityKind::Set {
+                        self.note(
+                            Level::Warning,
+                            Some(namespace),
+                            format!(
+                                "entity set {}: key property {} is not a top-level property; the set cannot be read by key",
+                                holder.name, property_ref.name
+                            ),
+                        );
+                    }
                     break;
                 }
             }
         }
-        let mut capabilities = capabilities;
-        if key.is_empty() {
+        if key.is_empty() && holder.kind == EntityKind::Set {
             capabilities.addressable = false;
         }
         self.field_scopes.push(scope);
-        let annotations = if entity_set.annotations.label().is_some() {
-            &entity_set.annotations
+        let annotations = if holder.annotations.label().is_some() {
+            holder.annotations
         } else {
             &entity_type.annotations
         };
         self.graph.entities.push(Entity {
-            kind: EntityKind::Set,
+            kind: holder.kind,
             namespace,
             service,
-            set_name: set_name.to_owned(),
-            type_name: metadata.normalize(&entity_set.entity_type).into_owned(),
+            set_name: holder.name.to_owned(),
+            type_name: metadata.normalize(holder.entity_type).into_owned(),
             gql_field,
             gql_type,
             label: annotations.label().map(str::to_owned),
             description: annotations
                 .description()
-                .or(entity_set.annotations.description())
+                .or(holder.annotations.description())
                 .map(str::to_owned),
             key,
             fields,
             relations: Vec::new(),
             capabilities,
             etag,
+            operations: Vec::new(),
         });
         self.graph.namespaces[namespace].entities.push(id);
     }
@@ -606,17 +701,21 @@ impl Composer {
         let Some(entity_type) = metadata.entity_type(&self.graph.entities[entity].type_name) else {
             return;
         };
-        let set = entity_sets(metadata)
-            .into_iter()
-            .find(|(name, _)| *name == self.graph.entities[entity].set_name)
-            .map(|(_, set)| set);
+        let own_name = &self.graph.entities[entity].set_name;
+        let bindings = match self.graph.entities[entity].kind {
+            EntityKind::Set => entity_sets(metadata)
+                .into_iter()
+                .find(|(name, _)| name == own_name)
+                .map(|(_, set)| set.navigation_property_bindings.as_slice()),
+            EntityKind::Singleton => singletons(metadata)
+                .into_iter()
+                .find(|(name, _)| name == own_name)
+                .map(|(_, singleton)| singleton.navigation_property_bindings.as_slice()),
+            EntityKind::Contained => None,
+        };
         for navigation in metadata.all_navigation_properties(StructuredType::Entity(entity_type)) {
-            let target_set = set
-                .and_then(|s| {
-                    s.navigation_property_bindings
-                        .iter()
-                        .find(|b| *b.path == *navigation.name)
-                })
+            let target_set = bindings
+                .and_then(|bindings| bindings.iter().find(|b| *b.path == *navigation.name))
                 .map(|binding| {
                     // `NS.Container/Set` or a simple set name of the same container.
                     binding
@@ -632,13 +731,19 @@ impl Composer {
                 .copied()
                 .filter(|&id| self.graph.entities[id].service == service)
                 .filter(|&id| match &target_set {
-                    Some(name) => self.graph.entities[id].set_name == *name,
+                    Some(name) => {
+                        self.graph.entities[id].kind != EntityKind::Contained
+                            && self.graph.entities[id].set_name == *name
+                    }
                     None => self.graph.entities[id].type_name == target_type,
                 })
                 .collect();
-            let source_name = self.graph.entities[entity].set_name.clone();
+            let source_name = self.graph.entities[entity].shown_name().to_owned();
             let target = match candidates.as_slice() {
                 [one] => *one,
+                // Contained entities live inside their parent: any holder of the type describes
+                // them, and they are only ever read through the navigation.
+                [first, ..] if navigation.contains_target => *first,
                 [] => {
                     self.note(
                         Level::Info,
@@ -780,75 +885,11 @@ impl Composer {
                     )
                 }
             };
-            let mut scope = Scope::default();
-            let mut fields = Vec::new();
-            let mut complete = true;
-            for parameter in parameters {
-                let Some(kind) = self.field_kind(namespace, metadata, &parameter.type_ref) else {
-                    complete = false;
-                    break;
-                };
-                let (gql_name, _) = scope.claim(&sanitize(&parameter.name).0);
-                fields.push(Field {
-                    name: parameter.name.to_string(),
-                    gql_name,
-                    kind,
-                    collection: parameter.type_ref.collection,
-                    nullable: parameter.nullable,
-                    filterable: false,
-                    sortable: false,
-                    insertable: true,
-                    updatable: true,
-                    label: parameter.annotations.label().map(str::to_owned),
-                    description: parameter.annotations.description().map(str::to_owned),
-                    unit: None,
-                    max_length: None,
-                    precision: parameter.facets.precision,
-                    scale: None,
-                });
-            }
-            let returns = match returns {
-                None => None,
-                Some(type_ref) => {
-                    let qualified = metadata.normalize(&type_ref.name).into_owned();
-                    let entity = if metadata.entity_type(&qualified).is_some() {
-                        let by_set = import.entity_set.as_deref().and_then(|set| {
-                            let set = set.rsplit_once('/').map_or(set, |(_, s)| s);
-                            self.graph.entity(namespace, set)
-                        });
-                        let by_type = || {
-                            self.graph.namespaces[namespace]
-                                .entities
-                                .iter()
-                                .copied()
-                                .find(|&id| {
-                                    self.graph.entities[id].service == service
-                                        && self.graph.entities[id].type_name == qualified
-                                })
-                        };
-                        match by_set.or_else(by_type) {
-                            Some(id) => Some(ReturnKind::Entity(id)),
-                            None => {
-                                complete = false;
-                                None
-                            }
-                        }
-                    } else {
-                        match self.field_kind(namespace, metadata, &type_ref) {
-                            Some(kind) => Some(ReturnKind::Value(kind)),
-                            None => {
-                                complete = false;
-                                None
-                            }
-                        }
-                    };
-                    entity.map(|kind| Returns {
-                        kind,
-                        collection: type_ref.collection,
-                    })
-                }
-            };
-            if !complete {
+            let entity_set = import.entity_set.as_deref();
+            let signature = self.signature(
+                namespace, service, metadata, parameters, returns, entity_set,
+            );
+            let Some((fields, returns)) = signature else {
                 self.note(
                     Level::Info,
                     Some(namespace),
@@ -858,13 +899,14 @@ impl Composer {
                     ),
                 );
                 continue;
-            }
+            };
             let (gql_name, _) = members.claim(&sanitize(&import.name).0);
             let id = self.graph.operations.len();
             self.graph.operations.push(Operation {
                 namespace,
                 service,
                 name: import.name.to_string(),
+                binding: None,
                 gql_name,
                 kind,
                 parameters: fields,
@@ -872,6 +914,166 @@ impl Composer {
                 description: import.annotations.description().map(str::to_owned),
             });
             self.graph.namespaces[namespace].operations.push(id);
+        }
+    }
+
+    /// Parameters and result of an operation in graph terms; `None` when a type is not in the
+    /// graph. An entity result is the entity of `entity_set` if given, else the first of the
+    /// service with the result's type.
+    fn signature(
+        &mut self,
+        namespace: NamespaceId,
+        service: ServiceId,
+        metadata: &Metadata,
+        parameters: &[Parameter],
+        returns: Option<TypeRef>,
+        entity_set: Option<&str>,
+    ) -> Option<Signature> {
+        let mut scope = Scope::default();
+        let mut fields = Vec::new();
+        for parameter in parameters {
+            let kind = self.field_kind(namespace, metadata, &parameter.type_ref)?;
+            let (gql_name, _) = scope.claim(&sanitize(&parameter.name).0);
+            fields.push(Field {
+                name: parameter.name.to_string(),
+                gql_name,
+                kind,
+                collection: parameter.type_ref.collection,
+                nullable: parameter.nullable,
+                filterable: false,
+                sortable: false,
+                insertable: true,
+                updatable: true,
+                label: parameter.annotations.label().map(str::to_owned),
+                description: parameter.annotations.description().map(str::to_owned),
+                unit: None,
+                max_length: None,
+                precision: parameter.facets.precision,
+                scale: None,
+            });
+        }
+        let Some(type_ref) = returns else {
+            return Some((fields, None));
+        };
+        let qualified = metadata.normalize(&type_ref.name).into_owned();
+        let kind = if metadata.entity_type(&qualified).is_some() {
+            let by_set = entity_set.and_then(|set| {
+                let set = set.rsplit_once('/').map_or(set, |(_, s)| s);
+                self.graph.entity(namespace, set)
+            });
+            let by_type = || {
+                self.graph.namespaces[namespace]
+                    .entities
+                    .iter()
+                    .copied()
+                    .find(|&id| {
+                        self.graph.entities[id].service == service
+                            && self.graph.entities[id].type_name == qualified
+                    })
+            };
+            ReturnKind::Entity(by_set.or_else(by_type)?)
+        } else {
+            ReturnKind::Value(self.field_kind(namespace, metadata, &type_ref)?)
+        };
+        Some((
+            fields,
+            Some(Returns {
+                kind,
+                collection: type_ref.collection,
+            }),
+        ))
+    }
+
+    /// Bound actions and functions (v4): each is attached to every set and singleton of the
+    /// service whose type it is bound to, with the binding parameter left out of its
+    /// parameters; entity by entity, in document order within each. Operations bound to types
+    /// only reached through navigation are left out: they have no URL of their own to call
+    /// them on.
+    fn bound_operations(
+        &mut self,
+        namespace: NamespaceId,
+        service: ServiceId,
+        metadata: &Metadata,
+        members: &mut Scope,
+    ) {
+        // (schema namespace, operation, binding parameter, bound type) of every bound operation.
+        let mut bound = Vec::new();
+        for schema in &metadata.schemas {
+            for operation in schema.operations.iter().filter(|o| o.is_bound) {
+                let Some((binding, _)) = operation.parameters.split_first() else {
+                    continue;
+                };
+                let bound_type = metadata.normalize(&binding.type_ref.name).into_owned();
+                bound.push((&*schema.namespace, operation, binding, bound_type));
+            }
+        }
+        // Signatures are worked out on first use, entity by entity, so that the types they
+        // bring into the graph come in the same order however the document orders operations.
+        let mut signatures: Vec<Option<Option<Signature>>> = vec![None; bound.len()];
+        let entities = self.graph.namespaces[namespace].entities.clone();
+        for entity in entities {
+            if self.graph.entities[entity].service != service {
+                continue;
+            }
+            for (index, (schema_namespace, operation, binding, bound_type)) in
+                bound.iter().enumerate()
+            {
+                let holder = &self.graph.entities[entity];
+                if holder.type_name != *bound_type
+                    || !binds(holder.kind, binding.type_ref.collection)
+                {
+                    continue;
+                }
+                if signatures[index].is_none() {
+                    let returns = operation.return_type.as_ref().map(|r| r.type_ref.clone());
+                    let signature = self.signature(
+                        namespace,
+                        service,
+                        metadata,
+                        &operation.parameters[1..],
+                        returns,
+                        None,
+                    );
+                    if signature.is_none() {
+                        self.note(
+                            Level::Info,
+                            Some(namespace),
+                            format!(
+                                "bound operation {schema_namespace}.{} left out: a parameter or result type is not in the graph",
+                                operation.name
+                            ),
+                        );
+                    }
+                    signatures[index] = Some(signature);
+                }
+                let Some(Some((fields, returns))) = &signatures[index] else {
+                    continue;
+                };
+                let holder = &self.graph.entities[entity];
+                let (wanted, _) = sanitize(&format!("{}_{}", holder.gql_field, operation.name));
+                let (gql_name, _) = members.claim(&wanted);
+                let kind = match operation.kind {
+                    ODataOperationKind::Function => OperationKind::Function,
+                    ODataOperationKind::Action => OperationKind::Action,
+                };
+                let id = self.graph.operations.len();
+                self.graph.operations.push(Operation {
+                    namespace,
+                    service,
+                    name: operation.name.to_string(),
+                    binding: Some(Binding {
+                        entity,
+                        collection: binding.type_ref.collection,
+                        qualified: format!("{schema_namespace}.{}", operation.name),
+                    }),
+                    gql_name,
+                    kind,
+                    parameters: fields.clone(),
+                    returns: returns.clone(),
+                    description: operation.annotations.description().map(str::to_owned),
+                });
+                self.graph.entities[entity].operations.push(id);
+            }
         }
     }
 
@@ -906,6 +1108,16 @@ impl Composer {
             );
             return;
         };
+        if self.graph.entities[target].kind != EntityKind::Set {
+            warn(
+                self,
+                format!(
+                    "{} is a singleton; associations lead to entity sets",
+                    association.to
+                ),
+            );
+            return;
+        }
         let mut pairs = Vec::new();
         for (local, remote) in &association.pairs {
             let Some((local_index, local_field)) = self.graph.entities[source].field(local) else {
@@ -974,6 +1186,50 @@ impl Composer {
             constraints: Vec::new(),
         });
     }
+}
+
+/// An operation's parameters and result in graph terms.
+type Signature = (Vec<Field>, Option<Returns>);
+
+/// True when an operation bound to an entity type (or a collection of it) can be called on an
+/// entity of this kind: sets take both, singletons single-entity bindings, contained entities
+/// none (they have no URL of their own).
+fn binds(kind: EntityKind, collection: bool) -> bool {
+    match kind {
+        EntityKind::Set => true,
+        EntityKind::Singleton => !collection,
+        EntityKind::Contained => false,
+    }
+}
+
+/// What holds the entities of one [`Entity`]: a set, a singleton, or nothing (a contained type).
+#[derive(Clone, Copy)]
+struct Holder<'a> {
+    kind: EntityKind,
+    /// The set's or singleton's name in URLs; empty for a contained type.
+    name: &'a str,
+    /// Qualified name of the entity type.
+    entity_type: &'a str,
+    /// The set's or singleton's annotations (empty for a contained type).
+    annotations: &'a Annotations,
+}
+
+/// The singletons of all containers, named as [`entity_sets`] names sets.
+fn singletons(metadata: &Metadata) -> Vec<(String, &Singleton)> {
+    let primary = metadata.entity_container();
+    let mut found = Vec::new();
+    for container in metadata.schemas.iter().flat_map(|s| &s.entity_containers) {
+        let is_primary = primary.is_some_and(|p| std::ptr::eq(p, container));
+        for singleton in &container.singletons {
+            let name = if is_primary {
+                singleton.name.to_string()
+            } else {
+                format!("{}.{}", container.name, singleton.name)
+            };
+            found.push((name, singleton));
+        }
+    }
+    found
 }
 
 /// The entity sets of all containers with the names URLs address them by: plain for the

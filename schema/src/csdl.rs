@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use crate::edm::EdmType;
 use crate::literal::encode_component;
 use crate::model::{
-    ComplexId, EntityId, EnumId, Field, FieldKind, Graph, NamespaceId, OperationKind, Relation,
-    RelationKind, ReturnKind, Returns,
+    ComplexId, EntityId, EntityKind, EnumId, Field, FieldKind, Graph, NamespaceId, OperationKind,
+    Relation, RelationKind, ReturnKind, Returns,
 };
 use crate::names::Scope;
 
@@ -105,6 +105,11 @@ impl Names {
     /// The (simple) name of the entity type of a graph entity of this namespace.
     pub fn entity_type(&self, entity: EntityId) -> Option<&str> {
         self.entity_types.get(&entity).map(String::as_str)
+    }
+
+    /// The qualified name of the entity type of a graph entity of this namespace.
+    pub fn qualified_entity_type(&self, entity: EntityId) -> Option<String> {
+        self.entity_type(entity).map(|name| self.qualified(name))
     }
 
     /// The navigation property of a relation (by its index in [`crate::model::Entity::relations`]).
@@ -192,6 +197,9 @@ pub fn names(graph: &Graph, namespace: NamespaceId) -> Names {
     // Section 13: entity sets, singletons and operation imports share the container's names.
     let mut container = Scope::default();
     for &entity in &ns.entities {
+        if graph.entities[entity].kind == EntityKind::Contained {
+            continue;
+        }
         let (name, _) = container.claim(&simple_identifier(&graph.entities[entity].set_name));
         names.entity_sets.insert(entity, name);
     }
@@ -222,10 +230,9 @@ pub fn names(graph: &Graph, namespace: NamespaceId) -> Names {
             .count()
             > 1;
         let backend = item.type_name.rsplit('.').next().unwrap_or(&item.type_name);
-        let mut wanted = if shared || schema.contains(&simple_identifier(backend)) {
-            names.entity_sets[&entity].clone()
-        } else {
-            simple_identifier(backend)
+        let mut wanted = match names.entity_sets.get(&entity) {
+            Some(set) if shared || schema.contains(&simple_identifier(backend)) => set.clone(),
+            _ => simple_identifier(backend),
         };
         let mut members = item
             .fields
@@ -260,6 +267,19 @@ pub fn names(graph: &Graph, namespace: NamespaceId) -> Names {
     for &operation in &ns.operations {
         let wanted = simple_identifier(&graph.operations[operation].name);
         names.operations.insert(operation, schema.claim(&wanted).0);
+    }
+    // Bound operations of the same name are overloads, told apart by their binding parameter's
+    // type (section 12.2): one name for all of them.
+    let mut bound: BTreeMap<String, String> = BTreeMap::new();
+    for &entity in &ns.entities {
+        for &operation in &graph.entities[entity].operations {
+            let wanted = simple_identifier(&graph.operations[operation].name);
+            let name = bound
+                .entry(wanted.clone())
+                .or_insert_with(|| schema.claim(&wanted).0)
+                .clone();
+            names.operations.insert(operation, name);
+        }
     }
     names
 }
@@ -300,8 +320,13 @@ pub fn service_document(graph: &Graph, namespace: NamespaceId) -> Value {
     let ns = &graph.namespaces[namespace];
     let mut value = Vec::new();
     for &entity in &ns.entities {
+        let kind = match graph.entities[entity].kind {
+            EntityKind::Set => "EntitySet",
+            EntityKind::Singleton => "Singleton",
+            EntityKind::Contained => continue,
+        };
         let name = names.entity_set(entity).unwrap_or_default();
-        let mut item = json!({"name": name, "kind": "EntitySet", "url": name});
+        let mut item = json!({"name": name, "kind": kind, "url": name});
         if let Some(label) = &graph.entities[entity].label {
             item["title"] = Value::from(label.as_str());
         }
@@ -465,6 +490,11 @@ impl Renderer<'_> {
         for &operation in &ns.operations {
             self.operation(operation);
         }
+        for &entity in &ns.entities {
+            for &operation in &graph.entities[entity].operations {
+                self.operation(operation);
+            }
+        }
         self.container();
     }
 
@@ -527,8 +557,14 @@ impl Renderer<'_> {
             .entity_type(entity)
             .unwrap_or_default()
             .to_owned();
-        // Section 6: the entity type.
-        self.xml.open("EntityType", &[("Name", &name)]);
+        // Section 6: the entity type. A type without a key that no set holds can only be a base
+        // of others (section 6.1.3 allows no key only for abstract or derived types).
+        if item.key.is_empty() && item.kind == EntityKind::Contained {
+            self.xml
+                .open("EntityType", &[("Name", &name), ("Abstract", "true")]);
+        } else {
+            self.xml.open("EntityType", &[("Name", &name)]);
+        }
         // Section 6.5: the key.
         if !item.key.is_empty() {
             self.xml.open("Key", &[]);
@@ -682,11 +718,41 @@ impl Renderer<'_> {
             OperationKind::Action => "Action",
         };
         let name = self.names.operation(id).unwrap_or_default().to_owned();
-        if operation.parameters.is_empty() && operation.returns.is_none() {
-            self.xml.empty(element, &[("Name", &name)]);
+        let mut attributes = vec![("Name", name.as_str())];
+        if operation.binding.is_some() {
+            attributes.push(("IsBound", "true"));
+        }
+        if operation.parameters.is_empty()
+            && operation.returns.is_none()
+            && operation.binding.is_none()
+        {
+            self.xml.empty(element, &attributes);
             return;
         }
-        self.xml.open(element, &[("Name", &name)]);
+        self.xml.open(element, &attributes);
+        if let Some(binding) = &operation.binding {
+            // Section 12.2: the binding parameter comes first; its name is free to choose.
+            let mut parameter_name = "in".to_owned();
+            while operation
+                .parameters
+                .iter()
+                .any(|p| p.name == parameter_name)
+            {
+                parameter_name.insert(0, '_');
+            }
+            let mut type_name = self.entity_type_ref(binding.entity);
+            if binding.collection {
+                type_name = format!("Collection({type_name})");
+            }
+            self.xml.empty(
+                "Parameter",
+                &[
+                    ("Name", parameter_name.as_str()),
+                    ("Type", type_name.as_str()),
+                    ("Nullable", "false"),
+                ],
+            );
+        }
         for parameter in &operation.parameters {
             let mut attributes = vec![
                 ("Name", parameter.name.clone()),
@@ -750,6 +816,7 @@ impl Renderer<'_> {
                 kind: ReturnKind::Entity(entity),
                 ..
             }) = operation.returns
+                && graph.entities[entity].kind == EntityKind::Set
             {
                 attributes.push(("EntitySet", self.entity_set_ref(entity)));
             }
@@ -764,11 +831,17 @@ impl Renderer<'_> {
         self.xml.close("EntityContainer");
     }
 
-    /// An entity set (section 13.2) with a navigation property binding per relation (section
-    /// 13.4) and the set's capabilities.
+    /// An entity set (section 13.2) or singleton (section 13.3) with a navigation property
+    /// binding per relation (section 13.4) and the set's capabilities. Contained entities have
+    /// neither.
     fn entity_set(&mut self, entity: EntityId) {
         let graph = self.graph;
         let item = &graph.entities[entity];
+        let (element, type_attribute) = match item.kind {
+            EntityKind::Set => ("EntitySet", "EntityType"),
+            EntityKind::Singleton => ("Singleton", "Type"),
+            EntityKind::Contained => return,
+        };
         let set = self.names.entity_set(entity).unwrap_or_default().to_owned();
         let entity_type = self
             .names
@@ -778,7 +851,9 @@ impl Renderer<'_> {
             // A binding to another document's container is valid CSDL (section 13.4.2), but
             // SAP's OData client generator fails on it; the navigation property with its
             // qualified type and the `edmx:Reference` say where such relations lead.
-            if graph.entities[relation.target].namespace != self.namespace {
+            if graph.entities[relation.target].namespace != self.namespace
+                || graph.entities[relation.target].kind == EntityKind::Contained
+            {
                 continue;
             }
             let path = self
@@ -788,13 +863,20 @@ impl Renderer<'_> {
                 .to_owned();
             bindings.push((path, self.entity_set_ref(relation.target)));
         }
-        let annotations = set_annotations(item);
-        let attributes = [("Name", set.as_str()), ("EntityType", entity_type.as_str())];
+        let mut annotations = set_annotations(item);
+        if item.kind == EntityKind::Singleton {
+            // One instance: only whether it may be updated says something.
+            annotations.retain(|annotation| annotation.term == "Capabilities.UpdateRestrictions");
+        }
+        let attributes = [
+            ("Name", set.as_str()),
+            (type_attribute, entity_type.as_str()),
+        ];
         if bindings.is_empty() && annotations.is_empty() {
-            self.xml.empty("EntitySet", &attributes);
+            self.xml.empty(element, &attributes);
             return;
         }
-        self.xml.open("EntitySet", &attributes);
+        self.xml.open(element, &attributes);
         for (path, target) in &bindings {
             self.xml.empty(
                 "NavigationPropertyBinding",
@@ -802,7 +884,7 @@ impl Renderer<'_> {
             );
         }
         self.annotations(&annotations);
-        self.xml.close("EntitySet");
+        self.xml.close(element);
     }
 
     fn element_with_annotations(

@@ -23,7 +23,7 @@ use crate::execute::{
     WriteKind,
 };
 use crate::model::{
-    Entity, EntityId, Field as GraphField, FieldKind, Graph, OperationKind, ReturnKind,
+    Entity, EntityId, EntityKind, Field as GraphField, FieldKind, Graph, OperationKind, ReturnKind,
 };
 use crate::plan::{PlanError, PlanLimits, plan};
 use crate::query::{
@@ -124,10 +124,20 @@ pub fn build(graph: Arc<Graph>, options: SchemaOptions) -> Result<Schema, Schema
             }
             builder = builder.register(filter_type(&graph, entity_id));
             builder = builder.register(order_type(&graph, entity_id));
-            namespace_query = namespace_query.field(collection_field(&graph, entity_id, options));
             let entity = &graph.entities[entity_id];
+            match entity.kind {
+                EntityKind::Set => {}
+                EntityKind::Singleton => {
+                    namespace_query =
+                        namespace_query.field(single_field(&graph, entity_id, options));
+                    continue;
+                }
+                // Reached only through the relations that lead to it.
+                EntityKind::Contained => continue,
+            }
+            namespace_query = namespace_query.field(collection_field(&graph, entity_id, options));
             if entity.capabilities.addressable && !entity.key.is_empty() {
-                namespace_query = namespace_query.field(by_key_field(&graph, entity_id, options));
+                namespace_query = namespace_query.field(single_field(&graph, entity_id, options));
             }
             let (inputs, fields) = mutation_fields_of(&graph, entity_id, options);
             for input in inputs {
@@ -139,7 +149,17 @@ pub fn build(graph: Arc<Graph>, options: SchemaOptions) -> Result<Schema, Schema
             }
         }
         let _ = namespace_id;
-        for &operation in &namespace.operations {
+        let bound = namespace
+            .entities
+            .iter()
+            .flat_map(|&entity| graph.entities[entity].operations.iter().copied());
+        let callable = namespace
+            .operations
+            .iter()
+            .copied()
+            .chain(bound)
+            .filter(|&operation| graphql_callable(&graph, operation));
+        for operation in callable {
             let field = operation_field(&graph, operation, options);
             match graph.operations[operation].kind {
                 OperationKind::Function => namespace_query = namespace_query.field(field),
@@ -184,14 +204,45 @@ pub fn build(graph: Arc<Graph>, options: SchemaOptions) -> Result<Schema, Schema
     builder.finish()
 }
 
+/// An operation gets a field unless a parameter is structured (GraphQL would need an input
+/// type mirroring the complex type; such operations are served by the OData endpoint) or, for a
+/// bound operation, is named like a key argument of the entity it is called on (both would be
+/// arguments of the same field).
+fn graphql_callable(graph: &Graph, operation_id: usize) -> bool {
+    let operation = &graph.operations[operation_id];
+    if operation
+        .parameters
+        .iter()
+        .any(|parameter| matches!(parameter.kind, FieldKind::Complex(_)))
+    {
+        return false;
+    }
+    let Some(binding) = &operation.binding else {
+        return true;
+    };
+    let holder = &graph.entities[binding.entity];
+    if binding.collection || holder.kind != EntityKind::Set {
+        return true;
+    }
+    !operation.parameters.iter().any(|parameter| {
+        holder
+            .key
+            .iter()
+            .any(|&key| holder.fields[key].gql_name == parameter.gql_name)
+    })
+}
+
 fn has_mutations(graph: &Graph) -> bool {
     graph
         .operations
         .iter()
-        .any(|o| o.kind == OperationKind::Action)
+        .enumerate()
+        .any(|(id, o)| o.kind == OperationKind::Action && graphql_callable(graph, id))
         || graph.entities.iter().any(|e| {
-            e.capabilities.insertable
-                || (!e.key.is_empty() && (e.capabilities.updatable || e.capabilities.deletable))
+            e.kind == EntityKind::Set
+                && (e.capabilities.insertable
+                    || (!e.key.is_empty()
+                        && (e.capabilities.updatable || e.capabilities.deletable)))
         })
 }
 
@@ -416,12 +467,21 @@ fn entity_types(graph: &Arc<Graph>, entity_id: EntityId) -> Vec<Object> {
     let mut description = entity
         .label
         .clone()
-        .unwrap_or_else(|| format!("{} of {}", entity.set_name, namespace.name));
+        .unwrap_or_else(|| format!("{} of {}", entity.shown_name(), namespace.name));
     if let Some(text) = &entity.description {
         description.push_str(": ");
         description.push_str(text);
     }
     let mut object = Object::new(&entity.gql_type).description(description);
+    if entity.fields.is_empty() && entity.relations.is_empty() {
+        // Types that only serve as a base may declare nothing; GraphQL objects need a field.
+        object = object.field(
+            Field::new("_empty", TypeRef::named(TypeRef::BOOLEAN), |_| {
+                FieldFuture::from_value(None)
+            })
+            .description("The type declares no properties"),
+        );
+    }
     for field in &entity.fields {
         object = object.field(value_field(graph, field));
     }
@@ -764,36 +824,53 @@ fn key_arguments(graph: &Graph, entity: &Entity, field: Field) -> Field {
     field
 }
 
-fn by_key_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOptions) -> Field {
+/// The root field reading one entity: `<Set>ByKey(<key>)` for a set, `<Singleton>` for a
+/// singleton (no arguments).
+fn single_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOptions) -> Field {
     let entity = &graph.entities[entity_id];
     let resolver_graph = graph.clone();
-    let field = Field::new(
-        format!("{}ByKey", entity.gql_field),
-        TypeRef::named(&entity.gql_type),
-        move |ctx| {
-            let graph = resolver_graph.clone();
-            resolve_nullable(ctx.ctx, async move {
-                let field = ctx.ctx.field();
-                let arguments = arguments(&field)?;
-                let key = key_values(&graph.entities[entity_id], &arguments)?;
-                let selection = entity_selection(&graph, entity_id, field)?;
-                let read = Read {
-                    entity: entity_id,
-                    target: Target::Key(key),
-                    selection,
-                };
-                let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
-                let executor = ctx.ctx.data::<Executor>()?;
-                let value = executor.read(&graph, &plan).await.map_err(exec_error)?;
-                Ok(match value {
-                    Value::Null => None,
-                    value => Some(FieldValue::owned_any(value)),
-                })
+    let singleton = entity.kind == EntityKind::Singleton;
+    let name = if singleton {
+        entity.gql_field.clone()
+    } else {
+        format!("{}ByKey", entity.gql_field)
+    };
+    let field = Field::new(name, TypeRef::named(&entity.gql_type), move |ctx| {
+        let graph = resolver_graph.clone();
+        resolve_nullable(ctx.ctx, async move {
+            let field = ctx.ctx.field();
+            let key = if singleton {
+                Vec::new()
+            } else {
+                key_values(&graph.entities[entity_id], &arguments(&field)?)?
+            };
+            let selection = entity_selection(&graph, entity_id, field)?;
+            let read = Read {
+                entity: entity_id,
+                target: Target::Key(key),
+                selection,
+            };
+            let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
+            let executor = ctx.ctx.data::<Executor>()?;
+            let value = executor.read(&graph, &plan).await.map_err(exec_error)?;
+            Ok(match value {
+                Value::Null => None,
+                value => Some(FieldValue::owned_any(value)),
             })
-        },
+        })
+    });
+    if singleton {
+        let description = entity
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("The singleton {}", entity.set_name));
+        return field.description(description);
+    }
+    key_arguments(
+        graph,
+        entity,
+        field.description(format!("One {} by its key", entity.set_name)),
     )
-    .description(format!("One {} by its key", entity.set_name));
-    key_arguments(graph, entity, field)
 }
 
 fn key_values(
@@ -1074,8 +1151,22 @@ fn operation_field(graph: &Arc<Graph>, operation_id: usize, options: SchemaOptio
                 Some(id) => Some(write_shape(&graph, id, field, &options)?),
                 None => None,
             };
+            // A bound operation is called on the entity its key arguments name (a singleton
+            // and a collection need none).
+            let bound_to = match &operation.binding {
+                Some(binding) if !binding.collection => {
+                    let holder = &graph.entities[binding.entity];
+                    Some(if holder.kind == EntityKind::Singleton {
+                        Vec::new()
+                    } else {
+                        key_values(holder, &given)?
+                    })
+                }
+                _ => None,
+            };
             let call =
-                crate::call::plan_call(&graph, operation_id, &values, shape).map_err(plan_error)?;
+                crate::call::plan_call(&graph, operation_id, &values, bound_to.as_deref(), shape)
+                    .map_err(plan_error)?;
             let executor = ctx.ctx.data::<Executor>()?;
             let value = executor.call(&graph, &call).await.map_err(exec_error)?;
             Ok(match value {
@@ -1102,11 +1193,29 @@ fn operation_field(graph: &Arc<Graph>, operation_id: usize, options: SchemaOptio
         }
         field = field.argument(argument);
     }
+    if let Some(binding) = &operation.binding {
+        let holder = &graph.entities[binding.entity];
+        if !binding.collection && holder.kind == EntityKind::Set {
+            field = key_arguments(graph, holder, field);
+        }
+    }
     let kind = match operation.kind {
         OperationKind::Function => "function",
         OperationKind::Action => "action",
     };
-    let mut description = format!("Calls the {kind} {} of the service", operation.name);
+    let mut description = match &operation.binding {
+        None => format!("Calls the {kind} {} of the service", operation.name),
+        Some(binding) if binding.collection => format!(
+            "Calls the {kind} {} on the collection {}",
+            operation.name,
+            graph.entities[binding.entity].shown_name()
+        ),
+        Some(binding) => format!(
+            "Calls the {kind} {} on one {}",
+            operation.name,
+            graph.entities[binding.entity].shown_name()
+        ),
+    };
     if let Some(text) = &operation.description {
         description = format!("{text} ({kind} {})", operation.name);
     }

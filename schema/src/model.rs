@@ -96,6 +96,8 @@ pub struct Entity {
     pub capabilities: Capabilities,
     /// True when the entity has an ETag (v2 `ConcurrencyMode="Fixed"` or `Core.OptimisticConcurrency`).
     pub etag: bool,
+    /// Operations bound to this entity (indexes into [`Graph::operations`]).
+    pub operations: Vec<usize>,
 }
 
 /// How an entity is addressed in its service.
@@ -111,6 +113,15 @@ pub enum EntityKind {
 }
 
 impl Entity {
+    /// What messages call the entity: its set or singleton, or the simple name of its type.
+    pub fn shown_name(&self) -> &str {
+        if self.kind == EntityKind::Contained {
+            self.type_name.rsplit('.').next().unwrap_or(&self.type_name)
+        } else {
+            &self.set_name
+        }
+    }
+
     /// A field by its OData name.
     pub fn field(&self, name: &str) -> Option<(usize, &Field)> {
         self.fields.iter().enumerate().find(|(_, f)| f.name == name)
@@ -313,15 +324,17 @@ pub enum OperationKind {
     Action,
 }
 
-/// A function or action import.
+/// A function or action: an import of the service (unbound) or bound to an entity.
 #[derive(Debug, Clone, Serialize)]
 pub struct Operation {
     /// The namespace.
     pub namespace: NamespaceId,
     /// The service.
     pub service: ServiceId,
-    /// The import's name (the URL segment).
+    /// The import's name (the URL segment); for a bound operation its simple name.
     pub name: String,
+    /// For a bound operation: what it is bound to.
+    pub binding: Option<Binding>,
     /// GraphQL field name under the namespace.
     pub gql_name: String,
     /// Function or action.
@@ -332,6 +345,17 @@ pub struct Operation {
     pub returns: Option<Returns>,
     /// Description.
     pub description: Option<String>,
+}
+
+/// What a bound operation is called on (OData 4.01 part 1, section 11.5.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct Binding {
+    /// The entity whose instances (or collection) it is bound to.
+    pub entity: EntityId,
+    /// Bound to the collection (`Set/NS.Op`) rather than to one entity (`Set(key)/NS.Op`).
+    pub collection: bool,
+    /// The backend's qualified name of the operation: the URL segment after the binding path.
+    pub qualified: String,
 }
 
 /// The result type of an operation.
@@ -364,7 +388,10 @@ impl Graph {
             .entities
             .iter()
             .copied()
-            .find(|&id| self.entities[id].set_name == set_name)
+            .find(|&id| {
+                self.entities[id].kind != EntityKind::Contained
+                    && self.entities[id].set_name == set_name
+            })
     }
 
     /// An entity by `<namespace>.<EntitySet>`, taking the longest namespace that matches

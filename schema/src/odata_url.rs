@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::edm::{Dialect, EdmType};
 use crate::literal::format_literal;
-use crate::model::{EntityId, EnumId, FieldKind, Graph, NamespaceId, RelationKind};
+use crate::model::{EntityId, EntityKind, EnumId, FieldKind, Graph, NamespaceId, RelationKind};
 use crate::plan::PlanLimits;
 use crate::query::{
     ArithmeticOp, CollectionArgs, CompareOp, Direction, Filter, Function, Operand, Quantifier,
@@ -268,6 +268,9 @@ pub struct OperationRequest {
     pub parenthesized: bool,
     /// What `$format` asked for.
     pub format: Format,
+    /// For an operation bound to one entity: that entity's key, (field index, value) in key
+    /// order (empty for a singleton). `None` for unbound operations and collection-bound ones.
+    pub bound_to: Option<Vec<(usize, Value)>>,
 }
 
 /// Parses a resource path that calls a function or action import of `namespace`, both path and
@@ -305,18 +308,60 @@ pub fn parse_operation(
     };
     let (name, predicate) = segment_parts(*first)?;
     let text = name.text();
-    if graph.entity(namespace, &text).is_some() {
-        return Ok(None);
-    }
-    let Some(operation) = graph.namespaces[namespace]
-        .operations
-        .iter()
-        .copied()
-        .find(|&operation| graph.operations[operation].name == text)
-    else {
-        return Ok(None);
+    // `Set(key)/NS.Op(...)`, `Set/NS.Op(...)`, `Singleton/NS.Op(...)`: a bound call; the
+    // binding entity's key is parsed once the aliases are known.
+    let mut binding_key: Option<(EntityId, Option<Span<'_>>)> = None;
+    let (operation, predicate, rest) = if let Some(entity_id) = graph.entity(namespace, &text) {
+        let Some(second) = segments.get(1) else {
+            return Ok(None);
+        };
+        let (operation_name, operation_predicate) = segment_parts(*second)?;
+        let operation_text = operation_name.text();
+        let names = crate::csdl::names(graph, namespace);
+        let prefix = format!("{}.", names.namespace());
+        let Some(simple) = operation_text.strip_prefix(&prefix) else {
+            return Ok(None);
+        };
+        let entity = &graph.entities[entity_id];
+        let on_collection = entity.kind == EntityKind::Set && predicate.is_none();
+        let found = entity.operations.iter().copied().find(|&operation| {
+            names.operation(operation) == Some(simple)
+                && graph.operations[operation]
+                    .binding
+                    .as_ref()
+                    .is_some_and(|binding| binding.collection == on_collection)
+        });
+        let Some(operation) = found else {
+            return Err(operation_name.error(
+                NOT_FOUND,
+                code::NOT_FOUND,
+                format!(
+                    "no function or action of that name is bound to {} {}",
+                    if on_collection {
+                        "the collection"
+                    } else {
+                        "an entity of"
+                    },
+                    entity.shown_name()
+                ),
+            ));
+        };
+        if !on_collection {
+            binding_key = Some((entity_id, predicate));
+        }
+        (operation, operation_predicate, segments.get(2))
+    } else {
+        let Some(operation) = graph.namespaces[namespace]
+            .operations
+            .iter()
+            .copied()
+            .find(|&operation| graph.operations[operation].name == text)
+        else {
+            return Ok(None);
+        };
+        (operation, predicate, segments.get(1))
     };
-    if let Some(extra) = segments.get(1) {
+    if let Some(extra) = rest {
         return Err(extra.error(
             NOT_IMPLEMENTED,
             code::NOT_IMPLEMENTED,
@@ -363,11 +408,18 @@ pub fn parse_operation(
         Some(span) => context.operation_arguments(operation, span)?,
         None => Vec::new(),
     };
+    let bound_to = match binding_key {
+        None => None,
+        Some((entity, Some(key))) => Some(context.key_predicate(entity, key)?),
+        // A singleton: no key.
+        Some((_, None)) => Some(Vec::new()),
+    };
     Ok(Some(OperationRequest {
         operation,
         arguments,
         parenthesized: predicate.is_some(),
         format,
+        bound_to,
     }))
 }
 
@@ -1137,7 +1189,19 @@ fn resource_path(
     };
     let entity = &graph.entities[entity_id];
     let key = match predicate {
+        Some(predicate) if entity.kind == EntityKind::Singleton => {
+            return Err(predicate.error(
+                BAD_REQUEST,
+                code::SYNTAX,
+                format!(
+                    "{} is a singleton, addressed without a key",
+                    entity.set_name
+                ),
+            ));
+        }
         Some(predicate) => Some(context.key_predicate(entity_id, predicate)?),
+        // A singleton is one entity: addressed like a set's entity by its (empty) key.
+        None if entity.kind == EntityKind::Singleton => Some(Vec::new()),
         None => None,
     };
     let mut path = ResourcePath {
@@ -1171,7 +1235,11 @@ fn resource_path(
             return Err(second_name.error(
                 BAD_REQUEST,
                 code::NOT_ALLOWED,
-                "a single entity has no count",
+                if entity.kind == EntityKind::Singleton {
+                    "a singleton has no count"
+                } else {
+                    "a single entity has no count"
+                },
             ));
         }
         path.count = true;

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::edm::{Dialect, EdmType};
 use crate::literal::{self, LiteralError, encode_component, escape_search, format_literal};
-use crate::model::{Entity, EntityId, FieldKind, Graph, RelationKind, ServiceId};
+use crate::model::{Entity, EntityId, EntityKind, FieldKind, Graph, RelationKind, ServiceId};
 use crate::query::{
     ArithmeticOp, CollectionArgs, Direction, Filter, Function, Operand, Quantifier, Read, Scope,
     Selection, Target, TextOp,
@@ -222,6 +222,9 @@ pub fn entity_path(
     key: &[(usize, Value)],
 ) -> Result<String, PlanError> {
     let entity = &graph.entities[entity_id];
+    if entity.kind == EntityKind::Singleton {
+        return Ok(encode_component(&entity.set_name));
+    }
     let dialect = graph.services[entity.service].dialect;
     let values: Vec<(&str, EdmType, &Value)> = key
         .iter()
@@ -354,9 +357,9 @@ impl Planner<'_> {
                 RelationKind::Navigation
                     if relation.many && dialect == Dialect::V2 && !args.is_plain() =>
                 {
-                    if relation.constraints.is_empty() {
+                    if relation.constraints.is_empty() || target.kind != EntityKind::Set {
                         return Err(PlanError::Unsupported(format!(
-                            "{}.{}: the OData v2 service cannot filter, sort or page an expanded collection, and it declares no referential constraint to fetch it separately",
+                            "{}.{}: the OData v2 service cannot filter, sort or page an expanded collection, and it declares no referential constraint and entity set to fetch it separately",
                             entity.set_name, relation.name
                         )));
                     }
@@ -365,9 +368,9 @@ impl Planner<'_> {
                 // Read again under another alias with other arguments: the navigation is
                 // expanded once already, so this read is fetched separately.
                 RelationKind::Navigation if group.is_none() => {
-                    if relation.constraints.is_empty() {
+                    if relation.constraints.is_empty() || target.kind != EntityKind::Set {
                         return Err(PlanError::Unsupported(format!(
-                            "{}.{}: selected twice with different arguments, but a navigation is expanded once per level and the service declares no referential constraint to fetch it separately",
+                            "{}.{}: selected twice with different arguments, but a navigation is expanded once per level and the service declares no referential constraint and entity set to fetch it separately",
                             entity.set_name, relation.name
                         )));
                     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bizgraph_schema::compose::Level;
 use bizgraph_schema::graphql::{SchemaOptions, build};
+use bizgraph_schema::model::EntityKind;
 use bizgraph_schema::{ServiceInput, SourceInput, compose};
 
 use common::{fixtures, namespace_of};
@@ -30,8 +31,57 @@ fn each_fixture_composes_with_every_entity_set_accounted_for() {
             .iter()
             .filter(|f| f.level == Level::Warning && f.message.starts_with("entity set "))
             .count();
-        let sets = counts["entity_sets"].as_u64().expect("entity_sets count") as usize;
-        assert_eq!(graph.entities.len() + left_out, sets, "{file}: entity sets");
+        let count = |key: &str| {
+            counts[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{key} count")) as usize
+        };
+        let of_kind = |kind: EntityKind| graph.entities.iter().filter(|e| e.kind == kind).count();
+        assert_eq!(
+            of_kind(EntityKind::Set) + left_out,
+            count("entity_sets"),
+            "{file}: entity sets"
+        );
+        assert_eq!(
+            of_kind(EntityKind::Singleton),
+            count("singletons"),
+            "{file}: singletons"
+        );
+        // Every entity type is in the graph: held by a set or singleton, or contained.
+        let types: std::collections::HashSet<&str> = graph
+            .entities
+            .iter()
+            .map(|e| e.type_name.as_str())
+            .collect();
+        let left_out_types = composition
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::Warning && f.message.starts_with("entity type "))
+            .count();
+        assert_eq!(
+            types.len() + left_out_types,
+            count("entity_types"),
+            "{file}: entity types"
+        );
+        for entity in graph
+            .entities
+            .iter()
+            .filter(|e| e.kind == EntityKind::Contained)
+        {
+            assert!(
+                entity.set_name.is_empty() && entity.gql_field.is_empty(),
+                "{file}"
+            );
+            assert!(
+                graph
+                    .entities
+                    .iter()
+                    .filter(|other| other.kind != EntityKind::Contained)
+                    .all(|other| other.type_name != entity.type_name),
+                "{file}: {} is held by a set and also contained",
+                entity.type_name
+            );
+        }
         for entity in &graph.entities {
             for relation in &entity.relations {
                 assert!(

@@ -9,7 +9,7 @@ use bizgraph_schema::csdl::{metadata_document, names, namespace_schema_name, ser
 use bizgraph_schema::edm::EdmType;
 use bizgraph_schema::metadata::annotations::ValueOrPath;
 use bizgraph_schema::metadata::{Metadata, Parsed, parse};
-use bizgraph_schema::model::{FieldKind, Graph, OperationKind, RelationKind};
+use bizgraph_schema::model::{EntityKind, FieldKind, Graph, OperationKind, RelationKind};
 use bizgraph_schema::{CrossAssociation, ServiceInput, SourceInput, compose};
 use serde_json::json;
 
@@ -81,8 +81,13 @@ fn assert_round_trip(label: &str, graph: &Graph, again: &Graph) {
         "{label}: entities"
     );
     for (id, (first, second)) in graph.entities.iter().zip(&again.entities).enumerate() {
-        let at = format!("{label}: {}", first.set_name);
-        assert_eq!(Some(second.set_name.as_str()), names.entity_set(id), "{at}");
+        let at = format!("{label}: {}", first.shown_name());
+        assert_eq!(second.kind, first.kind, "{at}: kind");
+        assert_eq!(
+            Some(second.set_name.as_str()).filter(|name| !name.is_empty()),
+            names.entity_set(id),
+            "{at}"
+        );
         assert_eq!(second.type_name, qualified(names.entity_type(id)), "{at}");
         assert_eq!(second.label, first.label, "{at}: label");
         assert_eq!(second.description, first.description, "{at}: description");
@@ -117,11 +122,15 @@ fn assert_round_trip(label: &str, graph: &Graph, again: &Graph) {
             assert_eq!(f2.collection, f1.collection, "{at}: collection");
             let key = first.key.iter().any(|&k| first.fields[k].name == f1.name);
             assert_eq!(f2.nullable, f1.nullable && !key, "{at}: nullable");
-            assert_eq!(
-                (f2.filterable, f2.sortable, f2.insertable, f2.updatable),
-                (f1.filterable, f1.sortable, f1.insertable, f1.updatable),
-                "{at}: capabilities"
-            );
+            // Property restrictions ride on the set's Capabilities annotations; a contained
+            // entity has no set to carry them.
+            if first.kind != EntityKind::Contained {
+                assert_eq!(
+                    (f2.filterable, f2.sortable, f2.insertable, f2.updatable),
+                    (f1.filterable, f1.sortable, f1.insertable, f1.updatable),
+                    "{at}: capabilities"
+                );
+            }
             assert_eq!(
                 (&f2.label, &f2.description),
                 (&f1.label, &f1.description),
@@ -178,11 +187,28 @@ fn assert_round_trip(label: &str, graph: &Graph, again: &Graph) {
         "{label}: operations"
     );
     for (id, (o1, o2)) in graph.operations.iter().zip(&again.operations).enumerate() {
-        assert_eq!(
-            Some(o2.name.as_str()),
-            names.operation_import(id),
-            "{label}"
-        );
+        match (&o1.binding, &o2.binding) {
+            (None, None) => assert_eq!(
+                Some(o2.name.as_str()),
+                names.operation_import(id),
+                "{label}"
+            ),
+            (Some(b1), Some(b2)) => {
+                assert_eq!(Some(o2.name.as_str()), names.operation(id), "{label}");
+                assert_eq!(
+                    (b2.entity, b2.collection),
+                    (b1.entity, b1.collection),
+                    "{label}: {} binding",
+                    o1.name
+                );
+                assert_eq!(
+                    b2.qualified,
+                    format!("{}.{}", names.namespace(), o2.name),
+                    "{label}"
+                );
+            }
+            _ => panic!("{label}: {} bound on one side only", o1.name),
+        }
         let kind = if o1.returns.is_none() {
             OperationKind::Action
         } else {
@@ -211,13 +237,23 @@ fn every_fixture_renders_a_v4_document_that_parses_and_composes_back_into_the_sa
             metadata_document(&graph, 0, &root),
             "{file}: deterministic"
         );
-        let keyless = graph.entities.iter().filter(|e| e.key.is_empty()).count();
+        let keyless = graph
+            .entities
+            .iter()
+            .filter(|e| e.key.is_empty() && e.kind == EntityKind::Set)
+            .count();
         let parsed = reparse_allowing(&file, &document, keyless);
         let reparsed = &parsed.metadata;
 
         let counts = reparsed.counts();
         let relations: usize = graph.entities.iter().map(|e| e.relations.len()).sum();
-        assert_eq!(counts.entity_sets, graph.entities.len(), "{file}: sets");
+        let of_kind = |kind: EntityKind| graph.entities.iter().filter(|e| e.kind == kind).count();
+        assert_eq!(counts.entity_sets, of_kind(EntityKind::Set), "{file}: sets");
+        assert_eq!(
+            counts.singletons,
+            of_kind(EntityKind::Singleton),
+            "{file}: singletons"
+        );
         assert_eq!(counts.entity_types, graph.entities.len(), "{file}: types");
         assert_eq!(
             counts.navigation_properties, relations,
@@ -228,16 +264,38 @@ fn every_fixture_renders_a_v4_document_that_parses_and_composes_back_into_the_sa
         let names = names(&graph, 0);
         let container = reparsed.entity_container().expect("a container");
         for (id, entity) in graph.entities.iter().enumerate() {
-            let at = format!("{file}: {}", entity.set_name);
-            let set_name = names.entity_set(id).expect("named");
-            let set = container
-                .entity_sets
-                .iter()
-                .find(|s| &*s.name == set_name)
-                .unwrap_or_else(|| panic!("{at}: set {set_name} missing"));
+            let at = format!("{file}: {}", entity.shown_name());
+            let type_name = match entity.kind {
+                EntityKind::Set => {
+                    let set_name = names.entity_set(id).expect("named");
+                    let set = container
+                        .entity_sets
+                        .iter()
+                        .find(|s| &*s.name == set_name)
+                        .unwrap_or_else(|| panic!("{at}: set {set_name} missing"));
+                    set.entity_type.to_string()
+                }
+                EntityKind::Singleton => {
+                    let name = names.entity_set(id).expect("named");
+                    let singleton = container
+                        .singletons
+                        .iter()
+                        .find(|s| &*s.name == name)
+                        .unwrap_or_else(|| panic!("{at}: singleton {name} missing"));
+                    singleton.entity_type.to_string()
+                }
+                EntityKind::Contained => {
+                    assert!(names.entity_set(id).is_none(), "{at}: contained has no set");
+                    format!(
+                        "{}.{}",
+                        names.namespace(),
+                        names.entity_type(id).expect("typed")
+                    )
+                }
+            };
             let entity_type = reparsed
-                .entity_type(&set.entity_type)
-                .unwrap_or_else(|| panic!("{at}: type {} missing", set.entity_type));
+                .entity_type(&type_name)
+                .unwrap_or_else(|| panic!("{at}: type {type_name} missing"));
             let key: Vec<&str> = entity_type.key.iter().map(|k| &*k.name).collect();
             let expected: Vec<&str> = entity
                 .key
@@ -652,9 +710,16 @@ fn service_document_lists_every_entity_set_and_function_import() {
         let functions = graph
             .operations
             .iter()
-            .filter(|o| o.kind == OperationKind::Function && o.returns.is_some())
+            .filter(|o| {
+                o.kind == OperationKind::Function && o.returns.is_some() && o.binding.is_none()
+            })
             .count();
-        assert_eq!(listed, graph.entities.len() + functions, "{file}");
+        let addressable = graph
+            .entities
+            .iter()
+            .filter(|e| e.kind != EntityKind::Contained)
+            .count();
+        assert_eq!(listed, addressable + functions, "{file}");
     }
 }
 

@@ -1117,3 +1117,227 @@ async fn deep_insert_creates_an_order_with_its_items_in_one_request_over_v4_and_
         );
     }
 }
+
+#[tokio::test]
+async fn singletons_and_bound_operations_answer_what_cap_answers() {
+    let env = GraphEnv::start("odata-bound-crm", GraphOptions::both_protocols())
+        .await
+        .expect("backends and gateway start");
+    let odata = Endpoint::new(&env, "crm");
+    let crm = env.crm.base_url();
+
+    // $metadata declares the singleton and the bound operations, bound to the entity type.
+    let metadata = reqwest::Client::new()
+        .get(env.gateway.url("/odata/v4/crm/$metadata"))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .send()
+        .await
+        .expect("metadata")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metadata.contains(r#"<Singleton Name="Settings" Type="crm.Settings""#),
+        "{metadata}"
+    );
+    assert!(
+        metadata.contains(r#"<Function Name="weightedAmount" IsBound="true">"#)
+            && metadata.contains(r#"<Action Name="close" IsBound="true">"#)
+            && metadata
+                .contains(r#"<Parameter Name="in" Type="crm.Opportunities" Nullable="false"/>"#),
+        "{metadata}"
+    );
+    let service = odata.send(Method::GET, "", ALICE, &[], None).await;
+    assert!(
+        service.body["value"].as_array().is_some_and(|items| items
+            .iter()
+            .any(|item| item["name"] == "Settings" && item["kind"] == "Singleton")),
+        "{}",
+        service.text
+    );
+
+    // The singleton: read, with $select, and a navigation-free error for a key.
+    let direct = cap(&crm, Method::GET, "/odata/v4/crm/Settings", ALICE, None).await;
+    assert_eq!(direct.status, 200, "{}", direct.text);
+    let ours = odata.send(Method::GET, "Settings", ALICE, &[], None).await;
+    assert_eq!(ours.status, 200, "{}", ours.text);
+    assert_eq!(
+        ours.body["@odata.context"],
+        "/odata/v4/crm/$metadata#Settings"
+    );
+    assert_eq!(normalized(&ours.body), normalized(&direct.body));
+    let ours = odata
+        .send(
+            Method::GET,
+            "Settings?$select=companyName",
+            ALICE,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(ours.status, 200, "{}", ours.text);
+    assert_eq!(ours.body["companyName"], direct.body["companyName"]);
+    assert!(ours.body.get("defaultCurrency").is_none(), "{}", ours.text);
+    let keyed = odata
+        .send(Method::GET, "Settings(1)", ALICE, &[], None)
+        .await;
+    assert_odata_error(&keyed, 400, "SYNTAX_ERROR", "singleton");
+    let count = odata
+        .send(Method::GET, "Settings/$count", ALICE, &[], None)
+        .await;
+    assert_eq!(count.status, 400, "{}", count.text);
+
+    // A bound function on one opportunity, per user: the caller's own row answers, the other
+    // region's is refused by CAP.
+    let rows = env
+        .crm
+        .get_json("/odata/v4/crm/Opportunities?$top=1&$orderby=ID", ALICE)
+        .await
+        .expect("CAP answers");
+    let alices = rows["value"][0]["ID"].as_i64().expect("an opportunity");
+    let rows = env
+        .crm
+        .get_json("/odata/v4/crm/Opportunities?$top=1&$orderby=ID", BOB)
+        .await
+        .expect("CAP answers");
+    let bobs = rows["value"][0]["ID"].as_i64().expect("an opportunity");
+    let resource = format!("Opportunities({alices})/crm.weightedAmount()");
+    let ours = odata.send(Method::GET, &resource, ALICE, &[], None).await;
+    let direct = cap(
+        &crm,
+        Method::GET,
+        &format!("/odata/v4/crm/Opportunities({alices})/CrmService.weightedAmount()"),
+        ALICE,
+        None,
+    )
+    .await;
+    assert_eq!(direct.status, 200, "{}", direct.text);
+    assert_eq!(ours.status, 200, "{}", ours.text);
+    // Asked for IEEE754Compatible, the gateway sends the Decimal as a string (JSON format
+    // 4.01, section 4.5.1); CAP sends a number for operation results regardless.
+    let decimal = |value: &Value| match value {
+        Value::String(text) => text.parse::<f64>().ok(),
+        other => other.as_f64(),
+    };
+    assert!(ours.body["value"].is_string(), "{}", ours.text);
+    assert_eq!(
+        decimal(&ours.body["value"]),
+        decimal(&direct.body["value"]),
+        "{}",
+        ours.text
+    );
+    let foreign = format!("Opportunities({bobs})/crm.weightedAmount()");
+    let ours = odata.send(Method::GET, &foreign, ALICE, &[], None).await;
+    let direct = cap(
+        &crm,
+        Method::GET,
+        &format!("/odata/v4/crm/Opportunities({bobs})/CrmService.weightedAmount()"),
+        ALICE,
+        None,
+    )
+    .await;
+    assert!(direct.status >= 400, "{}", direct.text);
+    assert_eq!(ours.status, direct.status, "{}", ours.text);
+    // The backend saw its own qualified name, on the entity the client named.
+    let log = env.crm.requests().await.expect("request log");
+    assert!(
+        log.iter().any(|entry| entry.url.contains(&format!(
+            "/odata/v4/crm/Opportunities({alices})/CrmService.weightedAmount()"
+        ))),
+        "{log:?}"
+    );
+
+    // Unknown bound operation and a function called with POST.
+    let unknown = odata
+        .send(
+            Method::GET,
+            &format!("Opportunities({alices})/crm.nothing()"),
+            ALICE,
+            &[],
+            None,
+        )
+        .await;
+    assert_odata_error(&unknown, 404, "NOT_FOUND", "crm.nothing");
+    let wrong = odata
+        .send(Method::POST, &resource, ALICE, &[], Some(&json!({})))
+        .await;
+    assert_eq!(wrong.status, 405, "{}", wrong.text);
+
+    // A bound action changes the row and returns it, as CAP's own answer shows.
+    let before = env
+        .crm
+        .get_json(&format!("/odata/v4/crm/Opportunities({alices})"), ALICE)
+        .await
+        .expect("CAP answers");
+    let ours = odata
+        .send(
+            Method::POST,
+            &format!("Opportunities({alices})/crm.close"),
+            ALICE,
+            &[],
+            Some(&json!({"won": false})),
+        )
+        .await;
+    assert_eq!(ours.status, 200, "{}", ours.text);
+    let after = env
+        .crm
+        .get_json(&format!("/odata/v4/crm/Opportunities({alices})"), ALICE)
+        .await
+        .expect("CAP answers");
+    assert_eq!(after["stage"], "ClosedLost", "before: {before}");
+    assert_eq!(after["probability"], 0);
+    assert_eq!(ours.body["stage"], "ClosedLost", "{}", ours.text);
+    assert_eq!(ours.body["ID"], alices);
+
+    // The same through GraphQL: the singleton as a root field, the bound function with the
+    // key as arguments, the bound action as a mutation.
+    let answer = env
+        .query(
+            ALICE,
+            &format!(
+                "{{ crm {{ Settings {{ companyName defaultCurrency }} \
+                 Opportunities_weightedAmount(ID: {alices}) }} }}"
+            ),
+            Value::Null,
+        )
+        .await
+        .expect("GraphQL answers");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(
+        answer["data"]["crm"]["Settings"]["companyName"],
+        direct_settings(&env).await["companyName"]
+    );
+    assert_eq!(
+        answer["data"]["crm"]["Opportunities_weightedAmount"]
+            .as_str()
+            .map(|v| v.parse::<f64>().ok()),
+        Some(Some(0.0)),
+        "closed lost: probability 0, {answer}"
+    );
+    let answer = env
+        .query(
+            ALICE,
+            &format!("mutation {{ crm {{ Opportunities_close(ID: {alices}, won: true) {{ ID stage }} }} }}"),
+            Value::Null,
+        )
+        .await
+        .expect("GraphQL answers");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(
+        answer["data"]["crm"]["Opportunities_close"]["stage"],
+        "ClosedWon"
+    );
+    let after = env
+        .crm
+        .get_json(&format!("/odata/v4/crm/Opportunities({alices})"), ALICE)
+        .await
+        .expect("CAP answers");
+    assert_eq!(after["stage"], "ClosedWon");
+}
+
+async fn direct_settings(env: &GraphEnv) -> Value {
+    env.crm
+        .get_json("/odata/v4/crm/Settings", ALICE)
+        .await
+        .expect("CAP answers")
+}

@@ -29,3 +29,11 @@ entity Opportunities {
       probability : Integer;
       region      : String(2);
 }
+
+// One row of company-wide CRM settings, served as an OData singleton.
+entity Settings {
+  key ID              : Integer;
+      companyName     : String(80);
+      defaultCurrency : String(3);
+      fiscalYearStart : Integer;
+}

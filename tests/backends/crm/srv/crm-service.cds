@@ -16,7 +16,17 @@ service CrmService {
     { grant: '*', to: 'admin' },
     { grant: '*', to: 'authenticated-user', where: 'region = $user.region' }
   ]
-  entity Opportunities as projection on crm.Opportunities;
+  entity Opportunities as projection on crm.Opportunities actions {
+    /** The amount weighted by the probability (amount * probability / 100). */
+    function weightedAmount() returns Decimal(15, 2);
+    /** Closes the opportunity as won or lost and returns it. */
+    action close(won : Boolean) returns Opportunities;
+  };
+
+  /** Company-wide settings: one instance, addressed without a key. */
+  @odata.singleton
+  @readonly
+  entity Settings as projection on crm.Settings;
 
   // Unbound operations (implemented in crm-service.js); they run as the caller, so the
   // region restrictions above apply to what they read and change.
