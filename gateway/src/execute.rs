@@ -66,6 +66,9 @@ pub struct Executor {
     pub limits: PlanLimits,
     /// CSRF tokens.
     pub csrf: CsrfTokens,
+    /// Set for an inner request of a `$batch` change set: its change is handed to the change
+    /// set instead of being sent alone.
+    pub change_set: Option<crate::changeset::Member>,
 }
 
 impl Execute for Executor {
@@ -747,6 +750,70 @@ impl Executor {
         etag: Option<&str>,
     ) -> Result<Response, ExecError> {
         let service = &graph.services[service_id];
+        let body = payload
+            .map(|p| serde_json::to_vec(&Value::Object(p)).unwrap_or_default())
+            .unwrap_or_default();
+        let mut headers = vec![(
+            header::ACCEPT,
+            HeaderValue::from_static(match service.dialect {
+                Dialect::V4 => "application/json;IEEE754Compatible=true",
+                Dialect::V2 => "application/json",
+            }),
+        )];
+        if !body.is_empty() {
+            headers.push((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(match service.dialect {
+                    Dialect::V4 => "application/json;IEEE754Compatible=true",
+                    Dialect::V2 => "application/json",
+                }),
+            ));
+        }
+        // OData 4.01 part 1, section 8.2.8.7: `return` applies to requests that change an
+        // entity and answer it; a DELETE answers nothing, and CAP refuses the preference.
+        if service.dialect == Dialect::V4 && method != Method::DELETE {
+            headers.push((
+                HeaderName::from_static("prefer"),
+                HeaderValue::from_static("return=representation"),
+            ));
+        }
+        if let Some(etag) = etag
+            && let Ok(value) = HeaderValue::from_str(etag)
+        {
+            headers.push((header::IF_MATCH, value));
+        }
+        let request = Request {
+            method,
+            path: path.to_owned(),
+            headers,
+            body: body.into(),
+        };
+        if let Some(member) = &self.change_set {
+            return match member
+                .submit(service_id, &service.destination, request)
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(crate::changeset::Refused::SecondChange) => Err(self.error(
+                    graph,
+                    service_id,
+                    "NOT_SUPPORTED",
+                    "this request needs more than one change of its backend, which a change set cannot hold".to_owned(),
+                )),
+            };
+        }
+        self.send_with_csrf(graph, service_id, request).await
+    }
+
+    /// Sends a modifying request with the caller's CSRF token for the service's destination
+    /// (see [`Executor::send_modifying`]).
+    async fn send_with_csrf(
+        &self,
+        graph: &Graph,
+        service_id: usize,
+        request: Request,
+    ) -> Result<Response, ExecError> {
+        let service = &graph.services[service_id];
         let key = (
             self.caller.tenant.clone(),
             self.caller.user.clone(),
@@ -757,56 +824,21 @@ impl Executor {
         } else {
             self.csrf.cache.get(&key).await
         };
-        let body = payload
-            .map(|p| serde_json::to_vec(&Value::Object(p)).unwrap_or_default())
-            .unwrap_or_default();
         for attempt in 0..2 {
-            let mut headers = vec![(
-                header::ACCEPT,
-                HeaderValue::from_static(match service.dialect {
-                    Dialect::V4 => "application/json;IEEE754Compatible=true",
-                    Dialect::V2 => "application/json",
-                }),
-            )];
-            if !body.is_empty() {
-                headers.push((
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(match service.dialect {
-                        Dialect::V4 => "application/json;IEEE754Compatible=true",
-                        Dialect::V2 => "application/json",
-                    }),
-                ));
-            }
-            // OData 4.01 part 1, section 8.2.8.7: `return` applies to requests that change an
-            // entity and answer it; a DELETE answers nothing, and CAP refuses the preference.
-            if service.dialect == Dialect::V4 && method != Method::DELETE {
-                headers.push((
-                    HeaderName::from_static("prefer"),
-                    HeaderValue::from_static("return=representation"),
-                ));
-            }
-            if let Some(etag) = etag
-                && let Ok(value) = HeaderValue::from_str(etag)
-            {
-                headers.push((header::IF_MATCH, value));
-            }
+            let mut request = request.clone();
             if let Some(token) = &token {
                 if let Ok(value) = HeaderValue::from_str(&token.token) {
-                    headers.push((HeaderName::from_static("x-csrf-token"), value));
+                    request
+                        .headers
+                        .push((HeaderName::from_static("x-csrf-token"), value));
                 }
                 if let Some(cookies) = &token.cookies
                     && let Ok(mut value) = HeaderValue::from_str(cookies)
                 {
                     value.set_sensitive(true);
-                    headers.push((header::COOKIE, value));
+                    request.headers.push((header::COOKIE, value));
                 }
             }
-            let request = Request {
-                method: method.clone(),
-                path: path.to_owned(),
-                headers,
-                body: body.clone().into(),
-            };
             let response = self
                 .upstream
                 .send(&service.destination, Some(&self.caller), &request)
@@ -825,6 +857,217 @@ impl Executor {
             return Ok(response);
         }
         unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Decides a settled change set (see [`crate::changeset`]): aborted when a member left
+    /// without a change or the changes span services, else sent as one change set of the
+    /// service's own `$batch` and each member answered with its part.
+    pub(crate) async fn run_change_set(
+        &self,
+        graph: &Graph,
+        submissions: Vec<crate::changeset::Submission>,
+        aborted: bool,
+    ) {
+        let Some(first) = submissions.first() else {
+            return;
+        };
+        let service_id = first.service;
+        let refuse = |code: &str, message: String| ExecError {
+            code: code.to_owned(),
+            message,
+            backend: None,
+            status: None,
+            backend_message: None,
+            trace_id: Some(self.trace_id.clone()),
+        };
+        if aborted {
+            for submission in submissions {
+                submission.answer(Err(refuse(
+                    "CHANGESET_ABORTED",
+                    "not applied: another request of the change set was refused".to_owned(),
+                )));
+            }
+            return;
+        }
+        let known = |submission: &crate::changeset::Submission| {
+            graph
+                .services
+                .get(submission.service)
+                .is_some_and(|service| service.destination == submission.destination)
+        };
+        if let Some(other) = submissions
+            .iter()
+            .find(|s| s.service != service_id || !known(s))
+        {
+            let describe = |id: usize| {
+                graph.services.get(id).map_or_else(
+                    || "a service no longer loaded".to_owned(),
+                    |service| format!("{} (destination {})", service.path, service.destination),
+                )
+            };
+            let message = format!(
+                "a change set is applied atomically by one backend service; this one changes {} and {}",
+                describe(service_id),
+                describe(other.service)
+            );
+            for submission in submissions {
+                submission.answer(Err(refuse("NOT_SUPPORTED", message.clone())));
+            }
+            return;
+        }
+        let service = &graph.services[service_id];
+        let requests: Vec<&Request> = submissions.iter().map(|s| &s.request).collect();
+        let outcome = self.send_batch(graph, service_id, &requests).await;
+        match outcome {
+            Ok(answers) if answers.len() == submissions.len() => {
+                for (submission, (_, answer)) in submissions.into_iter().zip(answers) {
+                    submission.answer(Ok(answer));
+                }
+            }
+            // One answer for the whole change set: the backend refused it as a unit. It goes
+            // to the request its Content-ID names (or to all when it names none); the others
+            // were rolled back with it.
+            Ok(answers) if answers.len() == 1 => {
+                let (content_id, answer) = &answers[0];
+                let culprit = content_id
+                    .as_deref()
+                    .and_then(|id| id.parse::<usize>().ok())
+                    .filter(|&id| (1..=submissions.len()).contains(&id))
+                    .map(|id| id - 1);
+                for (index, submission) in submissions.into_iter().enumerate() {
+                    if culprit.is_none_or(|culprit| culprit == index) {
+                        submission.answer(Ok(Response {
+                            status: answer.status,
+                            headers: answer.headers.clone(),
+                            body: answer.body.clone(),
+                        }));
+                    } else {
+                        submission.answer(Err(refuse(
+                            "CHANGESET_ABORTED",
+                            "rolled back: another request of the change set failed".to_owned(),
+                        )));
+                    }
+                }
+            }
+            Ok(answers) => {
+                let error = self.error(
+                    graph,
+                    service_id,
+                    "BACKEND_BAD_RESPONSE",
+                    format!(
+                        "{}/$batch answered {} parts to a change set of {}",
+                        service.path,
+                        answers.len(),
+                        submissions.len()
+                    ),
+                );
+                for submission in submissions {
+                    submission.answer(Err(error.clone()));
+                }
+            }
+            Err(error) => {
+                for submission in submissions {
+                    submission.answer(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Sends `requests` as one change set in a multipart `$batch` to the service (OData v2
+    /// section 2.2.7.5 and OData 4.01 part 1, section 11.7.7) and returns the answers of its
+    /// parts in order: one per request, or one for the whole change set when the backend
+    /// refused it.
+    async fn send_batch(
+        &self,
+        graph: &Graph,
+        service_id: usize,
+        requests: &[&Request],
+    ) -> Result<Vec<(Option<String>, Response)>, ExecError> {
+        let service = &graph.services[service_id];
+        let batch = format!("batch_{}", self.trace_id);
+        let changeset = format!("changeset_{}", self.trace_id);
+        let root = format!("{}/", service.path);
+        let mut body =
+            format!("--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n")
+                .into_bytes();
+        for (index, request) in requests.iter().enumerate() {
+            let path = request.path.strip_prefix(&root).unwrap_or(&request.path);
+            let mut part = format!(
+                "--{changeset}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: {}\r\n\r\n{} {path} HTTP/1.1\r\n",
+                index + 1,
+                request.method
+            );
+            for (name, value) in &request.headers {
+                if let Ok(value) = value.to_str() {
+                    part.push_str(&format!("{name}: {value}\r\n"));
+                }
+            }
+            part.push_str(&format!("Content-Length: {}\r\n\r\n", request.body.len()));
+            body.extend_from_slice(part.as_bytes());
+            body.extend_from_slice(&request.body);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{changeset}--\r\n--{batch}--\r\n").as_bytes());
+        let content_type = format!("multipart/mixed; boundary={batch}");
+        let request = Request {
+            method: Method::POST,
+            path: format!("{}/$batch", service.path),
+            headers: vec![
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_str(&content_type)
+                        .unwrap_or(HeaderValue::from_static("multipart/mixed")),
+                ),
+                (header::ACCEPT, HeaderValue::from_static("multipart/mixed")),
+            ],
+            body: body.into(),
+        };
+        let response = self.send_with_csrf(graph, service_id, request).await?;
+        if !(200..300).contains(&response.status) {
+            return Err(self.status_error(graph, service_id, "$batch", &response));
+        }
+        let bad = |message: String| {
+            self.error(
+                graph,
+                service_id,
+                "BACKEND_BAD_RESPONSE",
+                format!("{}/$batch: {message}", service.path),
+            )
+        };
+        let content_type = response
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let boundary = crate::odata_batch::boundary_of(content_type)
+            .ok_or_else(|| bad(format!("the answer is not multipart ({content_type})")))?;
+        let text = std::str::from_utf8(&response.body)
+            .map_err(|_| bad("the answer is not UTF-8".to_owned()))?;
+        let mut answers = Vec::new();
+        for part in crate::odata_batch::split_parts(text, &boundary) {
+            let (head, content) = crate::odata_batch::head_and_body(part);
+            let part_type = crate::odata_batch::header_lines(head)
+                .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+                .map(|(_, value)| value.to_owned())
+                .unwrap_or_default();
+            match crate::odata_batch::boundary_of(&part_type) {
+                Some(inner) => {
+                    for inner_part in crate::odata_batch::split_parts(content, &inner) {
+                        let (inner_head, http) = crate::odata_batch::head_and_body(inner_part);
+                        let answer = http_response(http).ok_or_else(|| {
+                            bad("a part of the change set is not an HTTP answer".to_owned())
+                        })?;
+                        answers.push((content_id(inner_head), answer));
+                    }
+                }
+                None => {
+                    let answer = http_response(content)
+                        .ok_or_else(|| bad("a part is not an HTTP answer".to_owned()))?;
+                    answers.push((content_id(head), answer));
+                }
+            }
+        }
+        Ok(answers)
     }
 
     async fn csrf_token(
@@ -1027,6 +1270,38 @@ fn to_wire(dialect: Dialect, kind: FieldKind, value: &Value) -> Value {
         }
         _ => value.clone(),
     }
+}
+
+/// The `Content-ID` among the MIME headers of a batch part.
+fn content_id(head: &str) -> Option<String> {
+    crate::odata_batch::header_lines(head)
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-id"))
+        .map(|(_, value)| value.to_owned())
+}
+
+/// An HTTP answer inside a multipart body: status line, headers, empty line, body.
+fn http_response(text: &str) -> Option<Response> {
+    let (head, body) = crate::odata_batch::head_and_body(text);
+    let mut lines = head.lines();
+    let status_line = lines.next()?;
+    let status: u16 = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in
+        crate::odata_batch::header_lines(lines.collect::<Vec<_>>().join("\n").as_str())
+    {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let body = body.trim_end_matches(['\r', '\n']);
+    Some(Response {
+        status,
+        headers,
+        body: axum::body::Bytes::from(body.to_owned()),
+    })
 }
 
 #[cfg(test)]

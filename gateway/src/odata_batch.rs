@@ -3,9 +3,11 @@
 //!
 //! Each inner request is answered by the endpoint itself, dispatched through the same router
 //! with the caller's own `Authorization`, so it gets exactly the checks, limits and per-user
-//! credentials of a single request. Requests of a change set run in order and stop at the first
-//! failure, whose answer stands for the whole change set; the backends' own work is not rolled
-//! back (they are independent systems), which the answer's status makes visible.
+//! credentials of a single request. The requests of a change set (multipart) or atomicity group
+//! (JSON) run together and their changes reach the backend as one change set of the backend's
+//! own `$batch` ([`crate::changeset`]): the backend applies all or none. A change set the
+//! gateway refuses in part, or one spanning several services, reaches no backend at all. When a
+//! change set fails, its failed request's answer stands for all of it (section 11.7.4).
 
 use std::sync::Arc;
 
@@ -52,9 +54,10 @@ pub async fn batch(
     body: Bytes,
 ) -> Response {
     // The caller is checked once up front; every inner request is checked again.
-    if let Err(error) = crate::server::authenticate(&state, &headers).await {
-        return error.into_response();
-    }
+    let caller = match crate::server::authenticate(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -99,56 +102,64 @@ pub async fn batch(
     }
     let authorization = headers.get(header::AUTHORIZATION).cloned();
     let router = crate::server::app(state.clone());
+    let generation = state.graph.current();
+    let executor = state.executor(caller, generation.limits);
     let mut answers: Vec<Answer> = Vec::with_capacity(requests.len());
-    let mut failed_group: Option<String> = None;
-    for inner in &requests {
-        if let (Some(group), Some(failed)) = (&inner.group, &failed_group)
-            && group == failed
-        {
-            // The change set already failed: its later requests do not run.
+    let mut index = 0;
+    while index < requests.len() {
+        let inner = &requests[index];
+        let Some(group) = &inner.group else {
+            let answer = dispatch(&router, inner, authorization.as_ref(), None).await;
+            answers.push(answer);
+            index += 1;
             continue;
-        }
-        let mut request = Request::builder()
-            .method(inner.method.clone())
-            .uri(&inner.url);
-        for (name, value) in &inner.headers {
-            request = request.header(name, value);
-        }
-        if let Some(authorization) = &authorization {
-            request = request.header(header::AUTHORIZATION, authorization);
-        }
-        let answer = match request.body(Body::from(inner.body.clone())) {
-            Ok(request) => match router.clone().oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            },
-            Err(error) => {
-                ODataError::new(400, "BAD_BATCH", format!("inner request: {error}")).into_response()
-            }
         };
-        let status = answer.status();
-        let answer_headers = answer.headers().clone();
-        let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
-            .await
-            .unwrap_or_default();
-        if let Some(group) = &inner.group
-            && !status.is_success()
-        {
-            failed_group = Some(group.clone());
-            // The failed request's answer stands for its whole change set.
-            answers.retain(|a| {
-                requests
-                    .iter()
-                    .find(|r| r.id == a.id)
-                    .is_none_or(|r| r.group.as_ref() != Some(group))
-            });
-        }
-        answers.push(Answer {
-            id: inner.id.clone(),
-            status,
-            headers: answer_headers,
-            body,
+        // A change set (its requests are adjacent): all of them run together, and their changes
+        // reach the backend as one change set of its own `$batch`.
+        let end = requests[index..]
+            .iter()
+            .position(|r| r.group.as_ref() != Some(group))
+            .map_or(requests.len(), |offset| index + offset);
+        let members = &requests[index..end];
+        let change_set = crate::changeset::ChangeSet::new(members.len());
+        let runs = members.iter().enumerate().map(|(position, inner)| {
+            let member = change_set.member(position);
+            let router = &router;
+            let authorization = authorization.as_ref();
+            async move {
+                let answer = dispatch(router, inner, authorization, Some(member.clone())).await;
+                member.leave(!answer.status.is_success());
+                answer
+            }
         });
+        let decide = async {
+            let (submissions, aborted) = change_set.settled().await;
+            executor
+                .run_change_set(&generation.graph, submissions, aborted)
+                .await;
+        };
+        let (group_answers, ()) = tokio::join!(crate::graph::join_all(runs.collect()), decide);
+        // All succeeded: each answers for itself. Otherwise the first real failure (not a
+        // request held back because another failed) answers for the whole change set.
+        let failed: Vec<&Answer> = group_answers
+            .iter()
+            .filter(|answer| !answer.status.is_success())
+            .collect();
+        if failed.is_empty() {
+            answers.extend(group_answers);
+        } else {
+            let cause = failed
+                .iter()
+                .position(|answer| !is_aborted(answer))
+                .unwrap_or(0);
+            let chosen = group_answers
+                .into_iter()
+                .filter(|answer| !answer.status.is_success())
+                .nth(cause)
+                .expect("a failed answer");
+            answers.push(chosen);
+        }
+        index = end;
     }
     match multipart {
         None => json_answer(&answers),
@@ -156,7 +167,56 @@ pub async fn batch(
     }
 }
 
-fn boundary_of(content_type: &str) -> Option<String> {
+/// Runs one inner request through the endpoint with the batch's `Authorization`, as a member
+/// of a change set when `member` is given.
+async fn dispatch(
+    router: &axum::Router,
+    inner: &Inner,
+    authorization: Option<&HeaderValue>,
+    member: Option<crate::changeset::Member>,
+) -> Answer {
+    let mut request = Request::builder()
+        .method(inner.method.clone())
+        .uri(&inner.url);
+    for (name, value) in &inner.headers {
+        request = request.header(name, value);
+    }
+    if let Some(authorization) = authorization {
+        request = request.header(header::AUTHORIZATION, authorization);
+    }
+    if let Some(member) = member {
+        request = request.extension(member);
+    }
+    let answer = match request.body(Body::from(inner.body.clone())) {
+        Ok(request) => match router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        Err(error) => {
+            ODataError::new(400, "BAD_BATCH", format!("inner request: {error}")).into_response()
+        }
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    Answer {
+        id: inner.id.clone(),
+        status,
+        headers,
+        body,
+    }
+}
+
+/// True for the answer of a change held back because another request of its change set failed.
+fn is_aborted(answer: &Answer) -> bool {
+    serde_json::from_slice::<Value>(&answer.body)
+        .ok()
+        .is_some_and(|body| body["error"]["code"] == "CHANGESET_ABORTED")
+}
+
+pub(crate) fn boundary_of(content_type: &str) -> Option<String> {
     content_type.split(';').find_map(|part| {
         let (name, value) = part.trim().split_once('=')?;
         name.eq_ignore_ascii_case("boundary")
@@ -288,7 +348,7 @@ fn json_answer(answers: &[Answer]) -> Response {
 
 /// Splits a multipart body at `--boundary` lines; returns the parts between the first and the
 /// closing delimiter (RFC 2046 section 5.1.1).
-fn split_parts<'a>(body: &'a str, boundary: &str) -> Vec<&'a str> {
+pub(crate) fn split_parts<'a>(body: &'a str, boundary: &str) -> Vec<&'a str> {
     let delimiter = format!("--{boundary}");
     let mut parts = Vec::new();
     let mut rest = body;
@@ -312,7 +372,7 @@ fn split_parts<'a>(body: &'a str, boundary: &str) -> Vec<&'a str> {
 }
 
 /// Headers and body of a MIME entity or HTTP message, split at the first empty line.
-fn head_and_body(text: &str) -> (&str, &str) {
+pub(crate) fn head_and_body(text: &str) -> (&str, &str) {
     if let Some(at) = text.find("\r\n\r\n") {
         (&text[..at], &text[at + 4..])
     } else if let Some(at) = text.find("\n\n") {
@@ -322,7 +382,7 @@ fn head_and_body(text: &str) -> (&str, &str) {
     }
 }
 
-fn header_lines(head: &str) -> impl Iterator<Item = (&str, &str)> {
+pub(crate) fn header_lines(head: &str) -> impl Iterator<Item = (&str, &str)> {
     head.lines()
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim(), value.trim()))

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bizgraph_schema::call::plan_call;
@@ -31,6 +31,7 @@ use bizgraph_schema::plan::{PlanError, Shape, plan};
 use bizgraph_schema::query::{CollectionArgs, Read, Selection, Target};
 use serde_json::{Map, Value};
 
+use crate::changeset::Member;
 use crate::execute::Executor;
 use crate::graph::Generation;
 use crate::identity::Caller;
@@ -44,11 +45,13 @@ use crate::server::{AppState, authenticate};
 pub async fn post(
     State(state): State<Arc<AppState>>,
     Path((namespace, _rest)): Path<(String, String)>,
+    member: Option<Extension<Member>>,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let (endpoint, format) = Endpoint::open(&state, &namespace, &headers).await?;
+    let (mut endpoint, format) = Endpoint::open(&state, &namespace, &headers).await?;
+    endpoint.executor.change_set = member.map(|Extension(member)| member);
     let body = checked_body(body, &headers)?;
     let (path, query) = path_and_query(&uri, &namespace);
     if let Some(call) = endpoint.operation(path, query)? {
@@ -63,44 +66,49 @@ pub async fn post(
 pub async fn patch(
     state: State<Arc<AppState>>,
     path: Path<(String, String)>,
+    member: Option<Extension<Member>>,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    change(WriteKind::Update, state, path, uri, headers, body).await
+    change(WriteKind::Update, state, path, member, uri, headers, body).await
 }
 
 /// `PUT /odata/v4/<namespace>/<Set>(<key>)`: replaces the entity (section 11.4.3).
 pub async fn put(
     state: State<Arc<AppState>>,
     path: Path<(String, String)>,
+    member: Option<Extension<Member>>,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    change(WriteKind::Replace, state, path, uri, headers, body).await
+    change(WriteKind::Replace, state, path, member, uri, headers, body).await
 }
 
 /// `DELETE /odata/v4/<namespace>/<Set>(<key>)`: deletes the entity (section 11.4.5).
 pub async fn delete(
     state: State<Arc<AppState>>,
     path: Path<(String, String)>,
+    member: Option<Extension<Member>>,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    change(WriteKind::Delete, state, path, uri, headers, body).await
+    change(WriteKind::Delete, state, path, member, uri, headers, body).await
 }
 
 async fn change(
     kind: WriteKind,
     State(state): State<Arc<AppState>>,
     Path((namespace, _rest)): Path<(String, String)>,
+    member: Option<Extension<Member>>,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Response> {
-    let (endpoint, format) = Endpoint::open(&state, &namespace, &headers).await?;
+    let (mut endpoint, format) = Endpoint::open(&state, &namespace, &headers).await?;
+    endpoint.executor.change_set = member.map(|Extension(member)| member);
     let body = checked_body(body, &headers)?;
     let (path, query) = path_and_query(&uri, &namespace);
     if let Some(call) = endpoint.operation(path, query)? {

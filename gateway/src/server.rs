@@ -51,6 +51,7 @@ impl AppState {
             trace_id: trace_id(),
             limits,
             csrf: self.csrf.clone(),
+            change_set: None,
         }
     }
 }

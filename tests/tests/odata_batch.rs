@@ -107,11 +107,15 @@ async fn batches_answer_like_single_requests_and_change_sets_stop_at_a_failure()
     }
 
     // A change set whose second request fails (stale ETag): its answer stands for the change
-    // set, the first change is reported as not kept apart, and a later read still runs.
+    // set, the backend applied neither change (one change set of its own `$batch`), and a
+    // later read still runs.
     let order: Value = single(&env, "s4v4/A_SalesOrder?$top=1&$orderby=SalesOrder", ALICE).await;
     let order = &order["value"][0];
     let key = order["SalesOrder"].as_str().expect("an order").to_owned();
     let etag = order["@odata.etag"].as_str().expect("an ETag").to_owned();
+    let original = order["OverallSDProcessStatus"].clone();
+    assert_ne!(original, "B", "the change below must be visible");
+    env.clear_requests().await.expect("log cleared");
     let requests = json!({ "requests": [
         { "id": "a", "atomicityGroup": "g", "method": "PATCH", "url": format!("A_SalesOrder('{key}')"),
           "headers": { "if-match": etag, "content-type": "application/json" }, "body": { "OverallSDProcessStatus": "B" } },
@@ -139,7 +143,184 @@ async fn batches_answer_like_single_requests_and_change_sets_stop_at_a_failure()
     assert_eq!(responses[0]["status"], 412, "{answer}");
     assert_eq!(responses[1]["status"], 200, "{answer}");
     assert_eq!(
-        responses[1]["body"]["OverallSDProcessStatus"], "B",
-        "the first change ran"
+        responses[1]["body"]["OverallSDProcessStatus"], original,
+        "the first change was rolled back with the second: {answer}"
     );
+    let (s4_log, _) = env.requests().await.expect("request log");
+    let changes: Vec<String> = s4_log
+        .iter()
+        .filter(|entry| entry.method != "GET")
+        .map(|entry| format!("{} {}", entry.method, entry.url))
+        .collect();
+    assert_eq!(
+        changes,
+        ["POST /odata/v4/sales/$batch"],
+        "both changes went to CAP in one batch, none alone"
+    );
+}
+
+/// PATCHes of two orders' status in one change set, through `namespace`.
+fn status_change_set(namespace_orders: &[(String, String, &str)]) -> Value {
+    let requests: Vec<Value> = namespace_orders
+        .iter()
+        .enumerate()
+        .map(|(index, (key, etag, status))| {
+            json!({ "id": index.to_string(), "atomicityGroup": "g", "method": "PATCH",
+                    "url": format!("A_SalesOrder('{key}')"),
+                    "headers": { "if-match": etag, "content-type": "application/json" },
+                    "body": { "OverallSDProcessStatus": status } })
+        })
+        .collect();
+    json!({ "requests": requests })
+}
+
+#[tokio::test]
+async fn change_sets_are_all_or_nothing_at_the_backend_over_v4_and_v2() {
+    let env = GraphEnv::start("odata-batch-atomic", GraphOptions::both_protocols())
+        .await
+        .expect("backends and gateway start");
+    let client = reqwest::Client::new();
+    for (namespace, batch_path) in [
+        ("s4v4", "/odata/v4/sales/$batch"),
+        ("sap.s4", "/odata/v2/sales/$batch"),
+    ] {
+        let orders = single(
+            &env,
+            &format!("{namespace}/A_SalesOrder?$top=2&$orderby=SalesOrder desc"),
+            ALICE,
+        )
+        .await;
+        let rows = orders["value"].as_array().expect("orders").clone();
+        assert_eq!(rows.len(), 2, "{orders}");
+        let keyed: Vec<(String, String)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row["SalesOrder"].as_str().expect("key").to_owned(),
+                    row["@odata.etag"].as_str().expect("ETag").to_owned(),
+                )
+            })
+            .collect();
+        let status_of = |key: &str| {
+            let env = &env;
+            let key = key.to_owned();
+            async move {
+                single(
+                    env,
+                    &format!("{namespace}/A_SalesOrder('{key}')?$select=OverallSDProcessStatus"),
+                    ALICE,
+                )
+                .await["OverallSDProcessStatus"]
+                    .clone()
+            }
+        };
+        let before = [status_of(&keyed[0].0).await, status_of(&keyed[1].0).await];
+
+        // Second change refused by CAP (stale ETag): neither is kept.
+        env.clear_requests().await.expect("log cleared");
+        let failing = status_change_set(&[
+            (keyed[0].0.clone(), keyed[0].1.clone(), "X"),
+            (keyed[1].0.clone(), "W/\"stale\"".to_owned(), "X"),
+        ]);
+        let answer: Value = client
+            .post(env.gateway.url(&format!("odata/v4/{namespace}/$batch")))
+            .basic_auth(ALICE.0, Some(ALICE.1))
+            .json(&failing)
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("JSON");
+        let responses = answer["responses"].as_array().expect("responses");
+        assert_eq!(responses.len(), 1, "{namespace}: {answer}");
+        assert_eq!(responses[0]["status"], 412, "{namespace}: {answer}");
+        assert_eq!(
+            [status_of(&keyed[0].0).await, status_of(&keyed[1].0).await],
+            before,
+            "{namespace}: nothing changed"
+        );
+        let (s4_log, _) = env.requests().await.expect("request log");
+        let posts: Vec<&str> = s4_log
+            .iter()
+            .filter(|entry| entry.method != "GET")
+            .map(|entry| entry.url.as_str())
+            .collect();
+        assert_eq!(posts, [batch_path], "{namespace}: one backend batch");
+
+        // Both valid: both kept, each answered with its row.
+        let fresh: Vec<(String, String)> = {
+            let mut fresh = Vec::new();
+            for (key, _) in &keyed {
+                let row = single(&env, &format!("{namespace}/A_SalesOrder('{key}')"), ALICE).await;
+                fresh.push((
+                    key.clone(),
+                    row["@odata.etag"].as_str().expect("ETag").to_owned(),
+                ));
+            }
+            fresh
+        };
+        let passing = status_change_set(&[
+            (fresh[0].0.clone(), fresh[0].1.clone(), "B"),
+            (fresh[1].0.clone(), fresh[1].1.clone(), "C"),
+        ]);
+        let answer: Value = client
+            .post(env.gateway.url(&format!("odata/v4/{namespace}/$batch")))
+            .basic_auth(ALICE.0, Some(ALICE.1))
+            .json(&passing)
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("JSON");
+        let responses = answer["responses"].as_array().expect("responses");
+        assert_eq!(responses.len(), 2, "{namespace}: {answer}");
+        for (index, status) in ["B", "C"].iter().enumerate() {
+            // PATCH answers 204 unless the client prefers the representation (section 11.4.3).
+            assert_eq!(responses[index]["status"], 204, "{namespace}: {answer}");
+            assert!(
+                responses[index]["headers"]["etag"].is_string(),
+                "{namespace}: {answer}"
+            );
+            assert_eq!(status_of(&fresh[index].0).await, *status, "{namespace}");
+        }
+
+        // A change refused by the gateway itself (unknown property): nothing reaches CAP.
+        env.clear_requests().await.expect("log cleared");
+        let mut refused = status_change_set(&[
+            (fresh[0].0.clone(), "*".to_owned(), "A"),
+            (fresh[1].0.clone(), "*".to_owned(), "A"),
+        ]);
+        refused["requests"][1]["body"] = json!({ "NoSuchProperty": 1 });
+        let answer: Value = client
+            .post(env.gateway.url(&format!("odata/v4/{namespace}/$batch")))
+            .basic_auth(ALICE.0, Some(ALICE.1))
+            .json(&refused)
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("JSON");
+        let responses = answer["responses"].as_array().expect("responses");
+        assert_eq!(responses.len(), 1, "{namespace}: {answer}");
+        assert_eq!(responses[0]["status"], 400, "{namespace}: {answer}");
+        assert!(
+            responses[0]["body"]["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("NoSuchProperty")),
+            "{namespace}: the gateway's own refusal stands for the change set: {answer}"
+        );
+        assert_eq!(
+            status_of(&fresh[0].0).await,
+            "B",
+            "{namespace}: first not applied"
+        );
+        let (s4_log, _) = env.requests().await.expect("request log");
+        assert!(
+            s4_log.iter().all(|entry| entry.method == "GET"),
+            "{namespace}: nothing sent: {s4_log:?}"
+        );
+    }
 }
