@@ -3,6 +3,7 @@
 //! It holds the upstream client, the destination resolution and token cache, inbound identity,
 //! the HTTP server and the `metadata inspect` report; GraphQL and OData endpoints follow.
 
+pub mod changeset;
 pub mod demo;
 pub mod destinations;
 pub mod execute;
