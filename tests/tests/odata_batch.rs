@@ -324,3 +324,78 @@ async fn change_sets_are_all_or_nothing_at_the_backend_over_v4_and_v2() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_change_set_spanning_two_services_reaches_neither() {
+    // One namespace over two services (the S/4 app's v4 service and the CRM service).
+    let options = GraphOptions {
+        extra_sources: "\n[[graph.data_sources]]\nname = \"mixed\"\nservices = [\
+            { destination = \"S4\", path = \"/odata/v4/sales\", metadata_destination = \"S4_TECH\" }, \
+            { destination = \"CRM\", path = \"/odata/v4/crm\", metadata_destination = \"CRM_TECH\" }]\n"
+            .to_owned(),
+        ..GraphOptions::default()
+    };
+    let env = GraphEnv::start("odata-batch-span", options)
+        .await
+        .expect("backends and gateway start");
+    let order = single(&env, "mixed/A_SalesOrder?$top=1&$orderby=SalesOrder", ALICE).await;
+    let order_key = order["value"][0]["SalesOrder"]
+        .as_str()
+        .expect("an order")
+        .to_owned();
+    let order_status = order["value"][0]["OverallSDProcessStatus"].clone();
+    let opportunity = single(&env, "mixed/Opportunities?$top=1&$orderby=ID", ALICE).await;
+    let opportunity_id = opportunity["value"][0]["ID"]
+        .as_i64()
+        .expect("an opportunity");
+    let title = opportunity["value"][0]["title"].clone();
+    env.clear_requests().await.expect("log cleared");
+    let requests = json!({ "requests": [
+        { "id": "1", "atomicityGroup": "g", "method": "PATCH", "url": format!("A_SalesOrder('{order_key}')"),
+          "headers": { "if-match": "*", "content-type": "application/json" }, "body": { "OverallSDProcessStatus": "Z" } },
+        { "id": "2", "atomicityGroup": "g", "method": "PATCH", "url": format!("Opportunities({opportunity_id})"),
+          "headers": { "if-match": "*", "content-type": "application/json" }, "body": { "title": "changed" } },
+    ]});
+    let answer: Value = reqwest::Client::new()
+        .post(env.gateway.url("odata/v4/mixed/$batch"))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .json(&requests)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let responses = answer["responses"].as_array().expect("responses");
+    assert_eq!(responses.len(), 1, "{answer}");
+    assert_eq!(responses[0]["status"], 501, "{answer}");
+    let message = responses[0]["body"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("/odata/v4/sales") && message.contains("/odata/v4/crm"),
+        "the refusal names both services: {answer}"
+    );
+    let (s4_log, crm_log) = env.requests().await.expect("request log");
+    assert!(
+        s4_log
+            .iter()
+            .chain(&crm_log)
+            .all(|entry| entry.method == "GET"),
+        "no change reached a backend: {s4_log:?} {crm_log:?}"
+    );
+    let order = single(
+        &env,
+        &format!("mixed/A_SalesOrder('{order_key}')?$select=OverallSDProcessStatus"),
+        ALICE,
+    )
+    .await;
+    assert_eq!(order["OverallSDProcessStatus"], order_status);
+    let opportunity = single(
+        &env,
+        &format!("mixed/Opportunities({opportunity_id})?$select=title"),
+        ALICE,
+    )
+    .await;
+    assert_eq!(opportunity["title"], title);
+}
