@@ -58,6 +58,16 @@ pub trait Execute: Send + Sync {
         graph: &'a Graph,
         call: &'a Call,
     ) -> BoxFuture<'a, Result<Value, ExecError>>;
+
+    /// True when the executor wants [`Execute::planned`] calls (recorders do; the cost of
+    /// describing the read is then paid only for them).
+    fn wants_reads(&self) -> bool {
+        false
+    }
+
+    /// Called by a front end with each root read just before it is planned and, if planning
+    /// succeeds, handed to [`Execute::read`]; `path` is the response path (`crm.Opportunities`).
+    fn planned(&self, _path: &str, _read: &crate::query::Read) {}
 }
 
 /// A change to one entity.

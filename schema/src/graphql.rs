@@ -798,8 +798,9 @@ fn collection_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOpti
                     target: Target::Collection(args),
                     selection,
                 };
-                let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
                 let executor = ctx.ctx.data::<Executor>()?;
+                announce(executor, &ctx, &read);
+                let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
                 let value = executor.read(&graph, &plan).await.map_err(exec_error)?;
                 Ok(Some(FieldValue::owned_any(value)))
             })
@@ -850,8 +851,9 @@ fn single_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOptions)
                 target: Target::Key(key),
                 selection,
             };
-            let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
             let executor = ctx.ctx.data::<Executor>()?;
+            announce(executor, &ctx, &read);
+            let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
             let value = executor.read(&graph, &plan).await.map_err(exec_error)?;
             Ok(match value {
                 Value::Null => None,
@@ -871,6 +873,18 @@ fn single_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOptions)
         entity,
         field.description(format!("One {} by its key", entity.set_name)),
     )
+}
+
+/// Tells an executor that wants it which root read is about to be planned.
+fn announce(executor: &Executor, ctx: &ResolverContext<'_>, read: &Read) {
+    if executor.wants_reads() {
+        let path = ctx
+            .ctx
+            .path_node
+            .map(|node| node.to_string())
+            .unwrap_or_default();
+        executor.planned(&path, read);
+    }
 }
 
 fn key_values(

@@ -3,29 +3,21 @@
 //! Backend requests come from the planner the executor uses: the request runs against the
 //! generation's GraphQL schema with a recording [`Execute`] instead of the backends, so what is
 //! shown is what would be sent. Beside each read, the equivalent URL of the gateway's own OData
-//! v4 endpoint: the GraphQL selection is read into the same front-end-neutral [`Read`] the
-//! schema's resolvers build ([`root_reads`], following `schema/src/graphql.rs` rule for rule),
-//! paired with the recorded plan that planning it reproduces, and written as an OData v4 URL with
-//! the names the endpoint serves ([`gateway_url`]).
+//! v4 endpoint: the recorder also receives each root [`Read`] the schema's resolvers build
+//! ([`Execute::planned`]), just before its plan, and writes it as an OData v4 URL with the names
+//! the endpoint serves ([`gateway_url`]).
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Field, OperationType, Selection as GqlSelection,
-    SelectionSet,
-};
-use async_graphql::{Name, Value as ConstValue};
 use bizgraph_schema::call::{Call, CallMethod};
 use bizgraph_schema::edm::{Dialect, EdmType};
 use bizgraph_schema::execute::{BoxFuture, ExecError, Execute, Write, WriteKind};
-use bizgraph_schema::graphql::{ETAG_FIELD, Executor as ExecutorData};
+use bizgraph_schema::graphql::Executor as ExecutorData;
 use bizgraph_schema::literal::{encode_component, escape_search, format_key, format_literal};
 use bizgraph_schema::model::{Entity, EntityId, EntityKind, FieldKind, Graph};
 use bizgraph_schema::plan::{Fetch, Options, Plan, Shape, plan, render_options};
 use bizgraph_schema::query::{
-    CollectionArgs, CompareOp, Direction, Filter, Operand, Quantifier, Read, RelationRead, Scope,
-    Selection, Target, TextOp,
+    CollectionArgs, Direction, Filter, Operand, Quantifier, Read, Scope, Selection, Target, TextOp,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -36,8 +28,6 @@ use crate::graph::Generation;
 /// Response keys of a connection (`schema::execute`), as GraphQL selects them.
 const NODES: &str = "nodes";
 const TOTAL_COUNT: &str = "totalCount";
-/// Deepest fragment nesting followed; validation refuses cycles, this only bounds the work.
-const MAX_FRAGMENT_DEPTH: usize = 64;
 
 /// What a GraphQL request would send.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -114,46 +104,35 @@ pub async fn explain(
         errors: response.errors.iter().map(|e| e.message.clone()).collect(),
         ..Explanation::default()
     };
-    let mut events = recorder
+    let events = recorder
         .events
         .lock()
         .map(|mut events| std::mem::take(&mut *events))
         .unwrap_or_default();
-    // The reads as the GraphQL front end builds them. A document the schema refused has errors
-    // already; this reading adds nothing to them.
-    let reads = root_reads(graph, query, &variables, operation_name).unwrap_or_default();
-    for root in reads {
-        let entity = &graph.entities[root.read.entity];
-        let mut entry = ExplainedRead {
-            path: Some(root.path.clone()),
-            namespace: graph.namespaces[entity.namespace].name.clone(),
-            entity: entity.shown_name().to_owned(),
-            ..ExplainedRead::default()
-        };
-        match plan(graph, &root.read, &generation.limits) {
-            Ok(planned) => {
-                let recorded = events
-                    .iter()
-                    .position(|event| matches!(event, Event::Read(p) if *p == planned));
-                match recorded {
-                    Some(index) => {
-                        events.remove(index);
-                        entry.requests = plan_requests(graph, &planned);
-                        match gateway_url(graph, names, &root.read) {
-                            Ok(url) => entry.odata = Some(url),
-                            Err(reason) => entry.note = Some(reason),
-                        }
+    let mut events = events.into_iter().peekable();
+    while let Some(event) = events.next() {
+        let entry = match event {
+            // A root read as the schema built it, followed by its plan unless planning failed.
+            Event::Planned { path, read } => {
+                let entity = &graph.entities[read.entity];
+                let mut entry = ExplainedRead {
+                    path: Some(path),
+                    namespace: graph.namespaces[entity.namespace].name.clone(),
+                    entity: entity.shown_name().to_owned(),
+                    ..ExplainedRead::default()
+                };
+                if let Some(Event::Read(planned)) = events.peek() {
+                    entry.requests = plan_requests(graph, planned);
+                    events.next();
+                    match gateway_url(graph, names, &read) {
+                        Ok(url) => entry.odata = Some(url),
+                        Err(reason) => entry.note = Some(reason),
                     }
-                    // The schema did not run this read (an error elsewhere stopped it).
-                    None => continue,
+                } else if let Err(error) = plan(graph, &read, &generation.limits) {
+                    entry.note = Some(error.to_string());
                 }
+                entry
             }
-            Err(error) => entry.note = Some(error.to_string()),
-        }
-        explanation.reads.push(entry);
-    }
-    for event in events {
-        explanation.reads.push(match event {
             Event::Read(planned) => {
                 let entity = &graph.entities[planned.fetch.entity];
                 ExplainedRead {
@@ -174,15 +153,46 @@ pub async fn explain(
                 requests: vec![request],
                 ..ExplainedRead::default()
             },
-        });
+        };
+        explanation.reads.push(entry);
     }
     explanation
+}
+
+/// The root reads a GraphQL query makes, as the schema's resolvers build them, with their
+/// response paths (`crm.Opportunities`).
+#[cfg(test)]
+pub async fn root_reads(
+    generation: &Generation,
+    query: &str,
+    variables: Value,
+) -> Vec<(String, Read)> {
+    let recorder = Arc::new(Recorder::default());
+    let executor: ExecutorData = recorder.clone();
+    let mut request = async_graphql::Request::new(query).data(executor);
+    if !variables.is_null() {
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    let _ = generation.schema.execute(request).await;
+    recorder
+        .events
+        .lock()
+        .map(|mut events| std::mem::take(&mut *events))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Planned { path, read } => Some((path, read)),
+            _ => None,
+        })
+        .collect()
 }
 
 // ----- recording -----
 
 /// What the schema handed to the executor.
 enum Event {
+    /// A root read about to be planned, with its response path.
+    Planned { path: String, read: Read },
     /// A planned read.
     Read(Plan),
     /// A write or an operation call: one request.
@@ -215,6 +225,17 @@ fn dialect_name(dialect: Dialect) -> &'static str {
 }
 
 impl Execute for Recorder {
+    fn wants_reads(&self) -> bool {
+        true
+    }
+
+    fn planned(&self, path: &str, read: &Read) {
+        self.push(Event::Planned {
+            path: path.to_owned(),
+            read: read.clone(),
+        });
+    }
+
     fn read<'a>(
         &'a self,
         _graph: &'a Graph,
@@ -341,512 +362,6 @@ fn join_requests(graph: &Graph, shape: &Shape, depth: usize, out: &mut Vec<Backe
             Some(join.key.clone()),
         ));
         join_requests(graph, &join.fetch.shape, depth + 1, out);
-    }
-}
-
-// ----- GraphQL to reads -----
-
-/// A root field of a query read as the schema's resolver reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RootRead {
-    /// Response keys from the root: `crm.Opportunities` (aliases where given).
-    pub path: String,
-    /// The read.
-    pub read: Read,
-}
-
-/// The entity reads of a GraphQL query's root fields, as the schema builds them (see
-/// `schema/src/graphql.rs`: `connection_read`, `entity_selection`, `collection_args`,
-/// `filter_of`). Mutations, operations and unknown fields yield nothing; the schema itself
-/// reports what is invalid.
-pub fn root_reads(
-    graph: &Graph,
-    query: &str,
-    variables: &Value,
-    operation_name: Option<&str>,
-) -> Result<Vec<RootRead>, String> {
-    let document = async_graphql::parser::parse_query(query).map_err(|error| error.to_string())?;
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => &operation.node,
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .iter()
-            .find(|(candidate, _)| candidate.as_str() == name)
-            .map(|(_, operation)| &operation.node)
-            .ok_or_else(|| format!("unknown operation named \"{name}\""))?,
-        (DocumentOperations::Multiple(operations), None) => {
-            let mut all = operations.values();
-            match (all.next(), all.next()) {
-                (Some(only), None) => &only.node,
-                _ => return Err("operationName is required".to_owned()),
-            }
-        }
-    };
-    if operation.ty != OperationType::Query {
-        return Ok(Vec::new());
-    }
-    let mut bound = serde_json::Map::new();
-    for definition in &operation.variable_definitions {
-        let name = definition.node.name.node.as_str();
-        match variables.get(name) {
-            Some(value) => {
-                bound.insert(name.to_owned(), value.clone());
-            }
-            None => {
-                if let Some(default) = &definition.node.default_value {
-                    let value = default.node.clone().into_json().unwrap_or(Value::Null);
-                    bound.insert(name.to_owned(), value);
-                }
-            }
-        }
-    }
-    let reader = Reader {
-        graph,
-        document: &document,
-        variables: bound,
-    };
-    let mut reads = Vec::new();
-    for namespace_field in reader.fields(&operation.selection_set.node)? {
-        let Some(namespace) = graph
-            .namespaces
-            .iter()
-            .find(|n| n.gql_name == namespace_field.name.node.as_str())
-        else {
-            continue;
-        };
-        let namespace_key = response_key(namespace_field);
-        for field in reader.fields(&namespace_field.selection_set.node)? {
-            let name = field.name.node.as_str();
-            let path = format!("{namespace_key}.{}", response_key(field));
-            for &entity_id in &namespace.entities {
-                let entity = &graph.entities[entity_id];
-                let read = match entity.kind {
-                    EntityKind::Contained => continue,
-                    EntityKind::Set if entity.gql_field == name => {
-                        let (args, selection) = reader.connection(entity_id, field)?;
-                        Read {
-                            entity: entity_id,
-                            target: Target::Collection(args),
-                            selection,
-                        }
-                    }
-                    EntityKind::Set
-                        if name.strip_suffix("ByKey") == Some(entity.gql_field.as_str()) =>
-                    {
-                        let arguments = reader.arguments(field);
-                        let key = entity
-                            .key
-                            .iter()
-                            .map(|&index| {
-                                let key = &entity.fields[index];
-                                let value = arguments
-                                    .get(&key.gql_name)
-                                    .ok_or_else(|| format!("key {} is missing", key.gql_name))?;
-                                Ok((index, to_json(value)))
-                            })
-                            .collect::<Result<Vec<_>, String>>()?;
-                        Read {
-                            entity: entity_id,
-                            target: Target::Key(key),
-                            selection: reader.entity_selection(entity_id, field)?,
-                        }
-                    }
-                    EntityKind::Singleton if entity.gql_field == name => Read {
-                        entity: entity_id,
-                        target: Target::Key(Vec::new()),
-                        selection: reader.entity_selection(entity_id, field)?,
-                    },
-                    _ => continue,
-                };
-                reads.push(RootRead {
-                    path: path.clone(),
-                    read,
-                });
-                break;
-            }
-        }
-    }
-    Ok(reads)
-}
-
-fn response_key(field: &Field) -> &str {
-    field
-        .alias
-        .as_ref()
-        .map_or(field.name.node.as_str(), |alias| alias.node.as_str())
-}
-
-/// A field's arguments, variables resolved, in the order written.
-#[derive(Debug, Default)]
-struct Arguments(Vec<(String, ConstValue)>);
-
-impl Arguments {
-    /// An argument by name.
-    fn get(&self, name: &str) -> Option<&ConstValue> {
-        self.0
-            .iter()
-            .find(|(candidate, _)| candidate == name)
-            .map(|(_, value)| value)
-    }
-}
-
-struct Reader<'a> {
-    graph: &'a Graph,
-    document: &'a ExecutableDocument,
-    variables: serde_json::Map<String, Value>,
-}
-
-impl<'a> Reader<'a> {
-    /// A variable's value; one not given is null.
-    fn variable(&self, name: Name) -> Result<ConstValue, Infallible> {
-        Ok(self
-            .variables
-            .get(name.as_str())
-            .and_then(|value| ConstValue::from_json(value.clone()).ok())
-            .unwrap_or(ConstValue::Null))
-    }
-
-    fn arguments(&self, field: &Field) -> Arguments {
-        Arguments(
-            field
-                .arguments
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.node.to_string(),
-                        value
-                            .node
-                            .clone()
-                            .into_const_with(|name| self.variable(name))
-                            .unwrap_or(ConstValue::Null),
-                    )
-                })
-                .collect(),
-        )
-    }
-
-    /// `@skip(if:)` and `@include(if:)` (GraphQL October 2021, section 3.13).
-    fn included(
-        &self,
-        directives: &[async_graphql::Positioned<async_graphql::parser::types::Directive>],
-    ) -> bool {
-        for directive in directives {
-            let condition = directive.node.get_argument("if").map(|value| {
-                matches!(
-                    value
-                        .node
-                        .clone()
-                        .into_const_with(|name| self.variable(name)),
-                    Ok(ConstValue::Boolean(true))
-                )
-            });
-            match (directive.node.name.node.as_str(), condition) {
-                ("skip", Some(true)) | ("include", Some(false)) => return false,
-                _ => {}
-            }
-        }
-        true
-    }
-
-    /// The fields of a selection set, fragments flattened, skipped ones left out.
-    fn fields(&self, set: &'a SelectionSet) -> Result<Vec<&'a Field>, String> {
-        let mut out = Vec::new();
-        self.collect(set, &mut out, 0)?;
-        Ok(out)
-    }
-
-    fn collect(
-        &self,
-        set: &'a SelectionSet,
-        out: &mut Vec<&'a Field>,
-        depth: usize,
-    ) -> Result<(), String> {
-        if depth > MAX_FRAGMENT_DEPTH {
-            return Err("fragments are nested too deep".to_owned());
-        }
-        for item in &set.items {
-            match &item.node {
-                GqlSelection::Field(field) => {
-                    if self.included(&field.node.directives) {
-                        out.push(&field.node);
-                    }
-                }
-                GqlSelection::FragmentSpread(spread) => {
-                    if !self.included(&spread.node.directives) {
-                        continue;
-                    }
-                    let name = &spread.node.fragment_name.node;
-                    let fragment = self
-                        .document
-                        .fragments
-                        .get(name)
-                        .ok_or_else(|| format!("unknown fragment \"{name}\""))?;
-                    self.collect(&fragment.node.selection_set.node, out, depth + 1)?;
-                }
-                GqlSelection::InlineFragment(fragment) => {
-                    if self.included(&fragment.node.directives) {
-                        self.collect(&fragment.node.selection_set.node, out, depth + 1)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn connection(
-        &self,
-        entity_id: EntityId,
-        field: &'a Field,
-    ) -> Result<(CollectionArgs, Selection), String> {
-        let arguments = self.arguments(field);
-        let mut args = self.collection_args(entity_id, &arguments)?;
-        let mut selection = Selection::default();
-        for child in self.fields(&field.selection_set.node)? {
-            match child.name.node.as_str() {
-                NODES => {
-                    args.nodes = true;
-                    merge(&mut selection, self.entity_selection(entity_id, child)?);
-                }
-                TOTAL_COUNT => args.count = true,
-                _ => {}
-            }
-        }
-        Ok((args, selection))
-    }
-
-    fn entity_selection(&self, entity_id: EntityId, field: &'a Field) -> Result<Selection, String> {
-        let entity = &self.graph.entities[entity_id];
-        let mut selection = Selection::default();
-        for child in self.fields(&field.selection_set.node)? {
-            let name = child.name.node.as_str();
-            if let Some((index, _)) = entity.field_by_gql(name) {
-                selection.add_field(index);
-            } else if let Some((index, relation)) = entity.relation_by_gql(name) {
-                let key = response_key(child).to_owned();
-                let read = if relation.many {
-                    let (args, nested) = self.connection(relation.target, child)?;
-                    RelationRead {
-                        key,
-                        relation: index,
-                        args,
-                        selection: nested,
-                    }
-                } else {
-                    RelationRead {
-                        key,
-                        relation: index,
-                        args: CollectionArgs {
-                            nodes: true,
-                            ..CollectionArgs::default()
-                        },
-                        selection: self.entity_selection(relation.target, child)?,
-                    }
-                };
-                merge(
-                    &mut selection,
-                    Selection {
-                        relations: vec![read],
-                        ..Selection::default()
-                    },
-                );
-            } else if name == ETAG_FIELD {
-                selection.etag = true;
-            }
-        }
-        Ok(selection)
-    }
-
-    fn collection_args(
-        &self,
-        entity_id: EntityId,
-        arguments: &Arguments,
-    ) -> Result<CollectionArgs, String> {
-        let entity = &self.graph.entities[entity_id];
-        let mut args = CollectionArgs::default();
-        if let Some(filter) = arguments.get("filter")
-            && !matches!(filter, ConstValue::Null)
-        {
-            args.filter = Some(filter_of(self.graph, entity_id, &[], filter)?);
-        }
-        if let Some(order) = arguments.get("orderBy") {
-            for item in list_items(order) {
-                let ConstValue::Object(item) = item else {
-                    continue;
-                };
-                for (name, direction) in item {
-                    let (index, _) = entity.field_by_gql(name.as_str()).ok_or_else(|| {
-                        format!("{} cannot be sorted by {name}", entity.shown_name())
-                    })?;
-                    let direction = match direction {
-                        ConstValue::Enum(value) if value.as_str() == "desc" => Direction::Desc,
-                        ConstValue::String(value) if value == "desc" => Direction::Desc,
-                        ConstValue::Null => continue,
-                        _ => Direction::Asc,
-                    };
-                    args.order_by.push((index, direction));
-                }
-            }
-        }
-        args.top = count_argument(arguments, "top")?;
-        args.skip = count_argument(arguments, "skip")?;
-        if let Some(ConstValue::String(search)) = arguments.get("search") {
-            args.search = Some(search.clone());
-        }
-        Ok(args)
-    }
-}
-
-/// Merges a selection into another as the schema does: fields once, relations by response key.
-fn merge(into: &mut Selection, from: Selection) {
-    for field in from.fields {
-        into.add_field(field);
-    }
-    into.etag |= from.etag;
-    for relation in from.relations {
-        match into.relations.iter_mut().find(|r| r.key == relation.key) {
-            Some(existing) => {
-                existing.args.count |= relation.args.count;
-                existing.args.nodes |= relation.args.nodes;
-                merge(&mut existing.selection, relation.selection);
-            }
-            None => into.relations.push(relation),
-        }
-    }
-}
-
-fn count_argument(arguments: &Arguments, name: &str) -> Result<Option<u32>, String> {
-    match arguments.get(name) {
-        None | Some(ConstValue::Null) => Ok(None),
-        Some(ConstValue::Number(number)) => number
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| format!("{name} must be 0 or more, not {number}")),
-        Some(other) => Err(format!("{name} must be an integer, not {other}")),
-    }
-}
-
-/// A list value's items; a single value counts as a list of one (GraphQL input coercion,
-/// section 3.11).
-fn list_items(value: &ConstValue) -> Vec<&ConstValue> {
-    match value {
-        ConstValue::List(items) => items.iter().collect(),
-        ConstValue::Null => Vec::new(),
-        other => vec![other],
-    }
-}
-
-fn to_json(value: &ConstValue) -> Value {
-    match value {
-        ConstValue::Enum(name) => Value::String(name.to_string()),
-        other => other.clone().into_json().unwrap_or(Value::Null),
-    }
-}
-
-/// CAP semantics: a list's items are ORed, an object's fields ANDed, down to the operators.
-fn filter_of(
-    graph: &Graph,
-    entity_id: EntityId,
-    path: &[usize],
-    value: &ConstValue,
-) -> Result<Filter, String> {
-    let entity = &graph.entities[entity_id];
-    let mut alternatives = Vec::new();
-    for item in list_items(value) {
-        let ConstValue::Object(object) = item else {
-            return Err(format!(
-                "a filter on {} must be an object",
-                entity.shown_name()
-            ));
-        };
-        let mut all = Vec::new();
-        for (name, condition) in object {
-            if let Some((index, field)) = entity.field_by_gql(name.as_str()) {
-                if !field.filterable {
-                    return Err(format!("{}.{name} is not filterable", entity.shown_name()));
-                }
-                let mut any = Vec::new();
-                for operators in list_items(condition) {
-                    let ConstValue::Object(operators) = operators else {
-                        return Err(format!(
-                            "the filter on {}.{name} must be an object of operators",
-                            entity.shown_name()
-                        ));
-                    };
-                    let mut conditions = Vec::new();
-                    for (op, operand) in operators {
-                        conditions.push(operator(path, index, op.as_str(), operand)?);
-                    }
-                    any.push(Filter::And(conditions));
-                }
-                all.push(Filter::Or(any));
-            } else if let Some((index, relation)) = entity.relation_by_gql(name.as_str()) {
-                let mut nested_path = path.to_vec();
-                nested_path.push(index);
-                all.push(filter_of(graph, relation.target, &nested_path, condition)?);
-            } else if name.as_str() == "_none" {
-                all.push(Filter::Or(Vec::new()));
-            } else {
-                return Err(format!(
-                    "{} has no filter field {name}",
-                    entity.shown_name()
-                ));
-            }
-        }
-        alternatives.push(Filter::And(all));
-    }
-    Ok(simplify(Filter::Or(alternatives)))
-}
-
-fn operator(
-    path: &[usize],
-    field: usize,
-    op: &str,
-    operand: &ConstValue,
-) -> Result<Filter, String> {
-    let compare = |op| Filter::Compare {
-        path: path.to_vec(),
-        field,
-        op,
-        value: to_json(operand),
-    };
-    let text = |op| match operand {
-        ConstValue::String(value) => Ok(Filter::Text {
-            path: path.to_vec(),
-            field,
-            op,
-            value: value.clone(),
-        }),
-        _ => Err(format!("{op:?} needs a string")),
-    };
-    Ok(match op {
-        "eq" => compare(CompareOp::Eq),
-        "ne" => compare(CompareOp::Ne),
-        "gt" => compare(CompareOp::Gt),
-        "ge" => compare(CompareOp::Ge),
-        "lt" => compare(CompareOp::Lt),
-        "le" => compare(CompareOp::Le),
-        "in" => Filter::In {
-            path: path.to_vec(),
-            field,
-            values: list_items(operand).into_iter().map(to_json).collect(),
-        },
-        "contains" => text(TextOp::Contains)?,
-        "startswith" => text(TextOp::StartsWith)?,
-        "endswith" => text(TextOp::EndsWith)?,
-        other => return Err(format!("unknown filter operator {other}")),
-    })
-}
-
-/// Removes one-element AND/OR wrappers, so plans read as written.
-fn simplify(filter: Filter) -> Filter {
-    match filter {
-        Filter::And(parts) | Filter::Or(parts) if parts.len() == 1 => {
-            simplify(parts.into_iter().next().unwrap_or(Filter::And(Vec::new())))
-        }
-        Filter::And(parts) => Filter::And(parts.into_iter().map(simplify).collect()),
-        Filter::Or(parts) => Filter::Or(parts.into_iter().map(simplify).collect()),
-        Filter::Not(inner) => Filter::Not(Box::new(simplify(*inner))),
-        other => other,
     }
 }
 

@@ -263,11 +263,19 @@ fn decoded(url: &str) -> String {
 
 /// The one read of `query` and its gateway URL, decoded.
 fn only_read(generation: &Generation, query: &str, variables: Value) -> (Read, String) {
-    let reads = root_reads(&generation.graph, query, &variables, None).expect("the query reads");
+    let reads = reads_of(generation, query, variables);
     assert_eq!(reads.len(), 1, "{query}");
     let names = NameTable::new(&generation.graph);
-    let url = gateway_url(&generation.graph, &names, &reads[0].read).expect("a URL");
-    (reads[0].read.clone(), url)
+    let url = gateway_url(&generation.graph, &names, &reads[0].1).expect("a URL");
+    (reads[0].1.clone(), url)
+}
+
+/// The root reads the schema's resolvers build for `query`, with their response paths.
+fn reads_of(generation: &Generation, query: &str, variables: Value) -> Vec<(String, Read)> {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime")
+        .block_on(root_reads(generation, query, variables))
 }
 
 /// Queries and the gateway URLs (decoded) that read the same.
@@ -435,8 +443,9 @@ fn explain_shows_each_backend_request_the_planner_makes() {
         "the first request as sent, the join as `bizgraph plan` prints it"
     );
     // The backend request is the one the executor sends: its service path and the fetch's URL.
-    let reads = root_reads(&generation.graph, query, &Value::Null, None).expect("reads");
-    let planned = plan(&generation.graph, &reads[0].read, &generation.limits).expect("plans");
+    let reads = reads_of(&generation, query, Value::Null);
+    assert_eq!(reads[0].0, "crm.Opportunities", "the response path");
+    let planned = plan(&generation.graph, &reads[0].1, &generation.limits).expect("plans");
     assert_eq!(
         opportunities.requests[0].url,
         format!("{CRM_PATH}/{}", planned.fetch.url(&generation.graph))
