@@ -3,7 +3,8 @@
 //! with SAP's CSRF handshake.
 //!
 //! Invariants: one request per backend per level (plus server-driven pages and URL-length
-//! chunks of one batch); a failing join marks only its own field; nothing here logs a credential.
+//! chunks of one batch); a failing join marks only its own field (on every parent that asked
+//! for it); nothing here logs a credential.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -497,18 +498,24 @@ impl Executor {
         let targets = match result {
             Ok(targets) => targets,
             Err(error) => {
-                // One error for the field, reported at its first occurrence; the others are
-                // empty so the response does not repeat it once per parent.
-                let empty = if join.many {
-                    json!({ NODES_KEY: [], COUNT_KEY: null })
-                } else {
-                    Value::Null
-                };
-                for (index, row) in rows.iter_mut().enumerate() {
-                    let value = if index == 0 {
-                        json!({ ERROR_KEY: serde_json::to_value(&error).unwrap_or(Value::Null) })
-                    } else {
-                        empty.clone()
+                // The field failed for every parent whose key was asked for, so each of them
+                // answers null with the error at its own path (GraphQL, October 2021, section
+                // 6.4.4: a field error nulls that field and is reported at its path). An empty
+                // list or a null to-one would read as "no related rows", which nobody checked.
+                // A parent without a complete key asked for nothing and matches nothing.
+                let marker =
+                    json!({ ERROR_KEY: serde_json::to_value(&error).unwrap_or(Value::Null) });
+                for row in rows.iter_mut() {
+                    let asked = join.pairs.iter().all(|(local, _)| {
+                        row.get(&entity.fields[*local].name)
+                            .is_some_and(|value| !value.is_null())
+                    });
+                    let value = match (asked, join.many) {
+                        (true, _) => marker.clone(),
+                        (false, true) => {
+                            json!({ NODES_KEY: [], COUNT_KEY: join.count.then_some(0) })
+                        }
+                        (false, false) => Value::Null,
                     };
                     row.insert(key.clone(), value);
                 }
