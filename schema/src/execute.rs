@@ -65,9 +65,16 @@ pub trait Execute: Send + Sync {
         false
     }
 
-    /// Called by a front end with each root read just before it is planned and, if planning
-    /// succeeds, handed to [`Execute::read`]; `path` is the response path (`crm.Opportunities`).
-    fn planned(&self, _path: &str, _read: &crate::query::Read) {}
+    /// Called by a front end with each root read it planned, and the planner's outcome, before
+    /// a successful plan is handed to [`Execute::read`]; `path` is the response path
+    /// (`crm.Opportunities`). Lets a recorder show a read beside its plan, or why it has none.
+    fn planned(
+        &self,
+        _path: &str,
+        _read: &crate::query::Read,
+        _outcome: Result<&crate::plan::Plan, &crate::plan::PlanError>,
+    ) {
+    }
 }
 
 /// A change to one entity.

@@ -25,7 +25,7 @@ use crate::execute::{
 use crate::model::{
     Entity, EntityId, EntityKind, Field as GraphField, FieldKind, Graph, OperationKind, ReturnKind,
 };
-use crate::plan::{PlanError, PlanLimits, plan};
+use crate::plan::{Plan, PlanError, PlanLimits, plan};
 use crate::query::{
     CollectionArgs, CompareOp, Direction, Filter, Read, RelationRead, Selection, Target, TextOp,
 };
@@ -799,8 +799,9 @@ fn collection_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOpti
                     selection,
                 };
                 let executor = ctx.ctx.data::<Executor>()?;
-                announce(executor, &ctx, &read);
-                let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
+                let planned = plan(&graph, &read, &options.plan);
+                announce(executor, &ctx, &read, planned.as_ref());
+                let plan = planned.map_err(plan_error)?;
                 let value = executor.read(&graph, &plan).await.map_err(exec_error)?;
                 Ok(Some(FieldValue::owned_any(value)))
             })
@@ -852,8 +853,9 @@ fn single_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOptions)
                 selection,
             };
             let executor = ctx.ctx.data::<Executor>()?;
-            announce(executor, &ctx, &read);
-            let plan = plan(&graph, &read, &options.plan).map_err(plan_error)?;
+            let planned = plan(&graph, &read, &options.plan);
+            announce(executor, &ctx, &read, planned.as_ref());
+            let plan = planned.map_err(plan_error)?;
             let value = executor.read(&graph, &plan).await.map_err(exec_error)?;
             Ok(match value {
                 Value::Null => None,
@@ -875,15 +877,20 @@ fn single_field(graph: &Arc<Graph>, entity_id: EntityId, options: SchemaOptions)
     )
 }
 
-/// Tells an executor that wants it which root read is about to be planned.
-fn announce(executor: &Executor, ctx: &ResolverContext<'_>, read: &Read) {
+/// Tells an executor that wants it which root read was planned, and how planning went.
+fn announce(
+    executor: &Executor,
+    ctx: &ResolverContext<'_>,
+    read: &Read,
+    outcome: Result<&Plan, &PlanError>,
+) {
     if executor.wants_reads() {
         let path = ctx
             .ctx
             .path_node
             .map(|node| node.to_string())
             .unwrap_or_default();
-        executor.planned(&path, read);
+        executor.planned(&path, read, outcome);
     }
 }
 

@@ -172,6 +172,32 @@ async function main() {
     const errors = await page.textContent('#results');
     check(errors.includes('NoSuchField'), 'errors name the problem', errors);
 
+    // Two named operations and variables: the one the cursor is in runs, with the variables.
+    await page.fill('#query', [
+      'query Products { sap_s4 { A_Product(top: 1) { nodes { Product } } } }',
+      'query Partners($category: String) {',
+      '  sap_s4 { A_BusinessPartner(filter: {BusinessPartnerCategory: {eq: $category}}, orderBy: [{BusinessPartnerFullName: asc}], top: 10) { nodes { BusinessPartner BusinessPartnerFullName Region } } }',
+      '}',
+    ].join('\n'));
+    await page.fill('#variables', '{"category": "2"}');
+    await page.$eval('#query', (area) => { area.focus(); area.setSelectionRange(area.value.length - 3, area.value.length - 3); });
+    const beforeOperations = await page.evaluate(() => Number(document.documentElement.dataset.run));
+    await fetch(s4Log, { method: 'DELETE' });
+    await page.click('#run');
+    await waitForRun(page, beforeOperations);
+    const chosen = await resultTable(page, 'sap_s4.A_BusinessPartner');
+    equal(chosen.rows, aliceRows, 'the operation at the cursor ran with the variables: the same rows as the builder\'s query');
+    equal(await page.$$eval('table.results[data-path="sap_s4.A_Product"]', (tables) => tables.length), 0, 'the other operation did not run');
+    const received = await requestLog(s4Log);
+    check(received.length === 1 && decode(received[0].url).includes("BusinessPartnerCategory eq '2'"),
+      'the variable reached the backend as a literal', received);
+    // Variables that are not JSON are named, and nothing runs.
+    await page.fill('#variables', '{category: 2');
+    await page.click('#run');
+    await page.waitForFunction(() => document.getElementById('run-status').textContent.startsWith('Variables are not JSON'));
+    check(true, 'variables that are not JSON are refused before running');
+    await page.fill('#variables', '');
+
     // ----- bob, straight from a link -----
     const bob = await contextFor(browser, 'bob');
     const bobPage = await pageOf(bob, problems);

@@ -1234,6 +1234,39 @@
     return { status: response.status, json };
   }
 
+  // The named operations of a document, each with where it starts: a top-level `query`,
+  // `mutation` or `subscription` keyword followed by a name, read with the editor's tokenizer.
+  function namedOperations(text) {
+    const operations = [];
+    let depth = 0;
+    let offset = 0;
+    const significant = [];
+    for (const [kind, value] of tokens(text)) {
+      if (kind !== 'space' && kind !== 'comment') significant.push({ kind, value, offset });
+      offset += value.length;
+    }
+    for (let i = 0; i < significant.length; i++) {
+      const { kind, value } = significant[i];
+      if (value === '{' || value === '(') depth++;
+      else if (value === '}' || value === ')') depth--;
+      else if (depth === 0 && kind === 'name' && /^(query|mutation|subscription)$/.test(value)) {
+        const next = significant[i + 1];
+        if (next && next.kind === 'name') operations.push({ name: next.value, start: significant[i].offset });
+      }
+    }
+    return operations;
+  }
+
+  // The operation to run when the document holds several: the one the cursor is in (the last
+  // that starts before it), else the first. GraphQL needs operationName only then (spec 6.1).
+  function operationAt(text, cursor) {
+    const operations = namedOperations(text);
+    if (operations.length < 2) return null;
+    let chosen = operations[0];
+    for (const operation of operations) if (operation.start <= cursor) chosen = operation;
+    return chosen.name;
+  }
+
   let runCounter = 0;
   async function run() {
     const query = $('query').value;
@@ -1248,6 +1281,8 @@
       }
     }
     const body = { query, variables };
+    const operationName = operationAt(query, $('query').selectionStart);
+    if (operationName) body.operationName = operationName;
     const run = ++runCounter;
     document.documentElement.dataset.run = 'running';
     $('run-status').textContent = 'Running…';

@@ -15,7 +15,7 @@ use bizgraph_schema::execute::{BoxFuture, ExecError, Execute, Write, WriteKind};
 use bizgraph_schema::graphql::Executor as ExecutorData;
 use bizgraph_schema::literal::{encode_component, escape_search, format_key, format_literal};
 use bizgraph_schema::model::{Entity, EntityId, EntityKind, FieldKind, Graph};
-use bizgraph_schema::plan::{Fetch, Options, Plan, Shape, plan, render_options};
+use bizgraph_schema::plan::{Fetch, Options, Plan, PlanError, Shape, render_options};
 use bizgraph_schema::query::{
     CollectionArgs, Direction, Filter, Operand, Quantifier, Read, Scope, Selection, Target, TextOp,
 };
@@ -32,7 +32,7 @@ const TOTAL_COUNT: &str = "totalCount";
 /// What a GraphQL request would send.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Explanation {
-    /// One entry per root read, in document order, then calls and writes.
+    /// One entry per root read, call and write, in the order the schema ran them.
     pub reads: Vec<ExplainedRead>,
     /// GraphQL errors (parsing, validation, planning), as messages.
     pub errors: Vec<String>,
@@ -80,8 +80,8 @@ pub struct BackendRequest {
     pub join: Option<String>,
 }
 
-/// Explains a GraphQL request: runs it against the generation's schema with a recorder, reads
-/// its root fields into [`Read`]s and pairs the two.
+/// Explains a GraphQL request: runs it against the generation's schema with a recorder that
+/// receives each root field's [`Read`] with its plan, and every request the schema would send.
 pub async fn explain(
     generation: &Generation,
     names: &NameTable,
@@ -104,16 +104,36 @@ pub async fn explain(
         errors: response.errors.iter().map(|e| e.message.clone()).collect(),
         ..Explanation::default()
     };
-    let events = recorder
+    let mut events = recorder
         .events
         .lock()
         .map(|mut events| std::mem::take(&mut *events))
         .unwrap_or_default();
-    let mut events = events.into_iter().peekable();
-    while let Some(event) = events.next() {
+    let mut index = 0;
+    while index < events.len() {
+        // A root read as the schema built it comes with its plan. The schema hands that plan
+        // to the executor next; it is paired here by content, not by position, so resolvers
+        // of parallel root fields may interleave.
+        if let Event::Planned {
+            outcome: Ok(plan), ..
+        } = &events[index]
+        {
+            let sent = events[index + 1..]
+                .iter()
+                .position(|event| matches!(event, Event::Read(recorded) if recorded == &**plan));
+            if let Some(offset) = sent {
+                events.remove(index + 1 + offset);
+            }
+        }
+        index += 1;
+    }
+    for event in events {
         let entry = match event {
-            // A root read as the schema built it, followed by its plan unless planning failed.
-            Event::Planned { path, read } => {
+            Event::Planned {
+                path,
+                read,
+                outcome,
+            } => {
                 let entity = &graph.entities[read.entity];
                 let mut entry = ExplainedRead {
                     path: Some(path),
@@ -121,15 +141,15 @@ pub async fn explain(
                     entity: entity.shown_name().to_owned(),
                     ..ExplainedRead::default()
                 };
-                if let Some(Event::Read(planned)) = events.peek() {
-                    entry.requests = plan_requests(graph, planned);
-                    events.next();
-                    match gateway_url(graph, names, &read) {
-                        Ok(url) => entry.odata = Some(url),
-                        Err(reason) => entry.note = Some(reason),
+                match outcome {
+                    Ok(planned) => {
+                        entry.requests = plan_requests(graph, &planned);
+                        match gateway_url(graph, names, &read) {
+                            Ok(url) => entry.odata = Some(url),
+                            Err(reason) => entry.note = Some(reason),
+                        }
                     }
-                } else if let Err(error) = plan(graph, &read, &generation.limits) {
-                    entry.note = Some(error.to_string());
+                    Err(reason) => entry.note = Some(reason),
                 }
                 entry
             }
@@ -181,7 +201,7 @@ pub async fn root_reads(
         .unwrap_or_default()
         .into_iter()
         .filter_map(|event| match event {
-            Event::Planned { path, read } => Some((path, read)),
+            Event::Planned { path, read, .. } => Some((path, read)),
             _ => None,
         })
         .collect()
@@ -191,8 +211,12 @@ pub async fn root_reads(
 
 /// What the schema handed to the executor.
 enum Event {
-    /// A root read about to be planned, with its response path.
-    Planned { path: String, read: Read },
+    /// A root read with its response path and its plan, or why planning refused it.
+    Planned {
+        path: String,
+        read: Read,
+        outcome: Result<Box<Plan>, String>,
+    },
     /// A planned read.
     Read(Plan),
     /// A write or an operation call: one request.
@@ -229,10 +253,13 @@ impl Execute for Recorder {
         true
     }
 
-    fn planned(&self, path: &str, read: &Read) {
+    fn planned(&self, path: &str, read: &Read, outcome: Result<&Plan, &PlanError>) {
         self.push(Event::Planned {
             path: path.to_owned(),
             read: read.clone(),
+            outcome: outcome
+                .map(|plan| Box::new(plan.clone()))
+                .map_err(|error| error.to_string()),
         });
     }
 

@@ -362,8 +362,8 @@ fn the_odata_endpoint_plans_the_gateway_url_like_the_graphql_query() {
 
 #[test]
 fn reads_are_read_as_the_graphql_schema_reads_them() {
-    // The recorded plan of each query (from the schema's own resolvers) is the plan of the read
-    // the explorer builds: `explain` pairs them, and leaves out a read it cannot pair.
+    // Each query's one root read, as the schema's own resolvers built it, is shown with its
+    // backend requests and the equivalent OData URL, and with no note.
     let generation = demo_generation();
     let names = NameTable::new(&generation.graph);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -491,6 +491,36 @@ fn explain_names_what_is_wrong_with_a_query() {
         limit.errors.iter().any(|e| e.contains("above the limit")),
         "{:?}",
         limit.errors
+    );
+    // A root field the planner refuses is shown with the reason and no requests; the other
+    // root fields of the query are still explained, in document order.
+    let mixed = runtime.block_on(explain(
+        &generation,
+        &names,
+        "{ sap_s4 { A_Product(top: 1) { nodes { Product } } } crm { Opportunities(top: 5000) { nodes { ID } } } }",
+        Value::Null,
+        None,
+    ));
+    let shown: Vec<_> = mixed
+        .reads
+        .iter()
+        .map(|r| {
+            (
+                r.path.as_deref().unwrap_or_default(),
+                r.requests.len(),
+                r.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("above the limit")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("sap_s4.A_Product", 1, false),
+            ("crm.Opportunities", 0, true)
+        ],
+        "{mixed:?}"
     );
     // Mutations are explained by what they would send, never sent.
     let mutation = runtime.block_on(explain(
