@@ -132,6 +132,19 @@ async function main() {
     equal(back, 'crm/Opportunities', 'the reverse association leads back to the CRM');
     await screenshot(page, '04-alice-partner');
 
+    // A product's properties show what the service's annotations say: key, label, type with
+    // precision, sap:filterable / sap:sortable, and the unit or currency property (sap:unit).
+    await page.goto(`${base}explorer#/entity/sap.s4/A_Product`);
+    await page.waitForFunction(() => document.getElementById('entity-title').textContent === 'A_Product');
+    const cells = (name) => page.$eval(`table.properties tr[data-property="${name}"]`,
+      (row) => [row.className, ...[...row.cells].map((cell) => cell.textContent)]);
+    equal(await cells('Product'), ['key', 'Product', 'Product', 'Edm.String(40)', '✓', '✓', '', '–'], 'the key property, not nullable');
+    equal((await cells('Price')).slice(2, 7), ['Price', 'Edm.Decimal(15,2)', '✓', '✓', 'Currency'], 'Price: its currency property');
+    equal((await cells('NetWeight')).slice(4, 6), ['–', '✓'], 'NetWeight: sap:filterable="false"');
+    equal((await cells('ProductDescription')).slice(4, 6), ['✓', '–'], 'ProductDescription: sap:sortable="false"');
+    await page.goBack();
+    await page.waitForFunction(() => document.getElementById('entity-title').textContent === 'A_BusinessPartner');
+
     // Build and run a query.
     await page.click('#tab-try');
     await page.waitForFunction(() => location.hash.endsWith('/try'));
