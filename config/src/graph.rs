@@ -119,7 +119,8 @@ pub struct Limits {
     pub max_nodes: usize,
     /// Largest `top` a client may ask for; also the page size when it asks for none.
     pub max_top: u32,
-    /// Most rows fetched for one cross-source join level.
+    /// Most rows one cross-source join level may have (over all parents and requests); a level
+    /// with more answers its field with a `LIMIT_EXCEEDED` error rather than cutting rows off.
     pub max_join_rows: u32,
     /// Longest URL sent to a backend; batched joins are split into requests below it.
     pub max_url_bytes: usize,

@@ -455,6 +455,10 @@ impl Executor {
         let service = &graph.services[fetch.service];
         let entity = &graph.entities[fetch.entity];
         let urls = join.urls(graph, keys, &self.limits);
+        // Each request asks for one row more than the limit (see `Join::urls`), and so does
+        // paging; more than `max_join_rows` over all requests of the level is an error, never a
+        // silent cut, since a missing row would read as a parent without that relation.
+        let limit = self.limits.max_join_rows as usize;
         let requests = urls.into_iter().map(|url| async move {
             let response = self
                 .get(graph, fetch.service, format!("{}/{url}", service.path))
@@ -468,7 +472,7 @@ impl Executor {
                     fetch.service,
                     &entity.set_name,
                     response,
-                    self.limits.max_join_rows as usize,
+                    limit.saturating_add(1),
                 )
                 .await?;
             Ok(rows)
@@ -476,6 +480,18 @@ impl Executor {
         let mut all = Vec::new();
         for result in crate::graph::join_all(requests.collect()).await {
             all.extend(result?);
+        }
+        if all.len() > limit {
+            let namespace = &graph.namespaces[service.namespace].name;
+            return Err(self.error(
+                graph,
+                fetch.service,
+                "LIMIT_EXCEEDED",
+                format!(
+                    "[{namespace}] {}: more than {limit} rows for one level of the join (graph.limits.max_join_rows = {limit}); ask for fewer parents",
+                    join.relation
+                ),
+            ));
         }
         let mut rows: Vec<Map<String, Value>> = all
             .iter()

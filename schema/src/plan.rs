@@ -155,6 +155,9 @@ pub struct Expand {
 pub struct Join {
     /// The response key it is stored under.
     pub key: String,
+    /// The relation's name on the parent entity (`A_BusinessPartner.opportunities`), for
+    /// errors that must name it whatever alias the client chose.
+    pub relation: String,
     /// To-many.
     pub many: bool,
     /// (parent field, target field) index pairs to match.
@@ -408,6 +411,7 @@ impl Planner<'_> {
                     self.shape(relation.target, &target_selection, &mut join_options)?;
                 shape.joins.push(Join {
                     key: relation_read.key.clone(),
+                    relation: format!("{}.{}", entity.set_name, relation.name),
                     many: relation.many,
                     pairs,
                     fetch: Fetch {
@@ -1110,7 +1114,9 @@ impl Fetch {
 impl Join {
     /// The requests for a batch of parent key tuples (each in `pairs` order), split so that no
     /// URL is longer than `max_url_bytes`. Tuples whose values do not fit the target fields'
-    /// types cannot match anything and are dropped.
+    /// types cannot match anything and are dropped. Each request asks for one row more than
+    /// `max_join_rows`, so that the executor can tell a level that exceeds the limit (an error)
+    /// from one that reaches it exactly, instead of cutting rows off unseen.
     pub fn urls(&self, graph: &Graph, keys: &[Vec<Value>], limits: &PlanLimits) -> Vec<String> {
         let target: &Entity = &graph.entities[self.fetch.entity];
         let dialect = graph.services[target.service].dialect;
@@ -1131,7 +1137,7 @@ impl Join {
                 Some(filter) => format!("{keys} and {filter}"),
                 None => keys,
             });
-            options.top = Some(limits.max_join_rows);
+            options.top = Some(limits.max_join_rows.saturating_add(1));
             let query = render_options(dialect, &options, '&', true);
             format!("{}?{query}", self.fetch.resource)
         };

@@ -279,7 +279,7 @@ async fn v2_collections_with_arguments_become_batched_joins() {
     assert_eq!(
         batch,
         [
-            "A_SalesOrderItem?$select=SalesOrder,SalesOrderItem,Quantity&$filter=(SalesOrder%20eq%20'1'%20or%20SalesOrder%20eq%20'2')&$orderby=SalesOrderItem%20desc&$top=10000"
+            "A_SalesOrderItem?$select=SalesOrder,SalesOrderItem,Quantity&$filter=(SalesOrder%20eq%20'1'%20or%20SalesOrder%20eq%20'2')&$orderby=SalesOrderItem%20desc&$top=10001"
         ]
     );
 }
@@ -337,7 +337,7 @@ async fn cross_source_joins_batch_all_parents_and_split_long_urls() {
     assert_eq!(
         batch,
         [
-            "Opportunities?$select=ID,title,accountBpId&$filter=accountBpId%20in%20('1','2''')&$top=10000"
+            "Opportunities?$select=ID,title,accountBpId&$filter=accountBpId%20in%20('1','2''')&$top=10001"
         ]
     );
 }

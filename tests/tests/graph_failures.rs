@@ -455,3 +455,66 @@ async fn limits_answer_limit_exceeded() -> anyhow::Result<()> {
     assert!(crm.is_empty(), "nothing was sent: {crm:#?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_join_level_above_max_join_rows_answers_limit_exceeded_instead_of_cutting_rows()
+-> anyhow::Result<()> {
+    let query = r#"{ sap_s4 { A_BusinessPartner(top: 3, orderBy: {BusinessPartner: asc}) { nodes {
+        BusinessPartner opportunities { nodes { ID } } } } } }"#;
+    let mut env = GraphEnv::start("graph-failures-join-rows", GraphOptions::default()).await?;
+    let data = env.data(ALICE, query).await?;
+    let counts: Vec<usize> = data["sap_s4"]["A_BusinessPartner"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|node| {
+            node["opportunities"]["nodes"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .collect();
+    let total: usize = counts.iter().sum();
+    assert!(
+        counts.iter().filter(|&&count| count > 0).count() >= 2,
+        "the level spans several parents with rows: {data:#}"
+    );
+
+    // Exactly at the limit: every row arrives. One key per request (a tiny URL limit), so the
+    // rows of the level come from several requests, none of them above the limit on its own.
+    let limits = |rows: usize| GraphOptions {
+        limits: vec![
+            format!("max_join_rows = {rows}"),
+            "max_url_bytes = 60".to_owned(),
+        ],
+        ..GraphOptions::default()
+    };
+    env.restart_gateway(limits(total)).await?;
+    assert_eq!(env.data(ALICE, query).await?, data);
+
+    // One row fewer allowed: the field is null with LIMIT_EXCEEDED naming the limit and the
+    // relation, never a shorter list that looks complete.
+    env.restart_gateway(limits(total - 1)).await?;
+    let answer = env.query(ALICE, query, Value::Null).await?;
+    let nodes = answer["data"]["sap_s4"]["A_BusinessPartner"]["nodes"]
+        .as_array()
+        .expect("the partners still arrive");
+    assert_eq!(nodes.len(), 3, "{answer:#}");
+    let errors = errors_of(&answer);
+    assert!(!errors.is_empty(), "{answer:#}");
+    for (node, count) in nodes.iter().zip(&counts) {
+        if *count > 0 {
+            assert!(node["opportunities"].is_null(), "{answer:#}");
+        }
+    }
+    for error in &errors {
+        assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{answer:#}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("max_join_rows")
+                && message.contains(&(total - 1).to_string())
+                && message.contains("A_BusinessPartner.opportunities"),
+            "names the limit and the relation: {answer:#}"
+        );
+    }
+    Ok(())
+}
