@@ -773,6 +773,21 @@ impl Executor {
         etag: Option<&str>,
     ) -> Result<Response, ExecError> {
         let service = &graph.services[service_id];
+        // An ETag that cannot be a header value is refused before anything is sent: dropped,
+        // it would turn a write guarded by `If-Match` into an unguarded one.
+        let if_match = match etag {
+            Some(etag) => Some(HeaderValue::from_str(etag).map_err(|_| {
+                self.error(
+                    graph,
+                    service_id,
+                    "BAD_USER_INPUT",
+                    format!(
+                        "etag {etag:?} is not a valid If-Match value: only visible ASCII characters, spaces and tabs are allowed (RFC 9110 section 8.8.3)"
+                    ),
+                )
+            })?),
+            None => None,
+        };
         let body = payload
             .map(|p| serde_json::to_vec(&Value::Object(p)).unwrap_or_default())
             .unwrap_or_default();
@@ -800,9 +815,7 @@ impl Executor {
                 HeaderValue::from_static("return=representation"),
             ));
         }
-        if let Some(etag) = etag
-            && let Ok(value) = HeaderValue::from_str(etag)
-        {
+        if let Some(value) = if_match {
             headers.push((header::IF_MATCH, value));
         }
         let request = Request {

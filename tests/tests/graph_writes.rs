@@ -328,3 +328,59 @@ async fn v2_writes_fetch_a_csrf_token_once_per_user_and_reuse_it() -> anyhow::Re
     assert_eq!(token_fetches(&s4, "/odata/v2/sales", "alice"), 0, "{s4:#?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_etag_that_cannot_be_a_header_is_refused_before_anything_is_sent() -> anyhow::Result<()>
+{
+    let env = GraphEnv::start("graph-writes-bad-etag", GraphOptions::both_protocols()).await?;
+    let order = "5000000001";
+    let before = env.s4.get_json(&order_path(order), ALICE).await?;
+    env.clear_requests().await?;
+    // A line break cannot be part of an `If-Match` header; sent without it, the write would
+    // no longer be guarded.
+    let etag = Value::String("W/\"1\"\r\nX-Injected: 1".to_owned());
+    for (namespace, mutation) in [
+        (
+            "sap_s4",
+            format!(
+                r#"mutation {{ sap_s4 {{ A_SalesOrder_update(SalesOrder: "{order}",
+                    input: {{TotalNetAmount: "1.00"}}, etag: {etag}) {{ SalesOrder }} }} }}"#
+            ),
+        ),
+        (
+            "s4v4",
+            format!(
+                r#"mutation {{ s4v4 {{ A_SalesOrder_delete(SalesOrder: "{order}", etag: {etag}) }} }}"#
+            ),
+        ),
+    ] {
+        let answer = env.query(ALICE, &mutation, Value::Null).await?;
+        let errors = errors_of(&answer);
+        assert_eq!(errors.len(), 1, "{answer:#}");
+        assert_eq!(
+            errors[0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{answer:#}"
+        );
+        assert!(
+            errors[0]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("etag")),
+            "{answer:#}"
+        );
+        assert!(
+            answer["data"][namespace].is_null()
+                || answer["data"][namespace]
+                    .as_object()
+                    .is_some_and(|fields| fields.values().all(Value::is_null)),
+            "{answer:#}"
+        );
+    }
+    let (s4, _) = env.requests().await?;
+    assert!(
+        s4.is_empty(),
+        "no request, not even a CSRF token fetch: {s4:#?}"
+    );
+    let after = env.s4.get_json(&order_path(order), ALICE).await?;
+    assert_eq!(after["TotalNetAmount"], before["TotalNetAmount"], "{after}");
+    Ok(())
+}
