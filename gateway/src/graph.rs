@@ -36,7 +36,8 @@ pub struct Generation {
     pub loaded_at: SystemTime,
     /// Planner limits.
     pub limits: PlanLimits,
-    /// False for the placeholder served before the first load finished.
+    /// False for the placeholder served before the first load finished (true from the start
+    /// when no data source is configured).
     pub loaded: bool,
 }
 
@@ -109,7 +110,9 @@ pub struct GraphRuntime {
 }
 
 impl GraphRuntime {
-    /// A runtime serving an empty graph until [`GraphRuntime::refresh`] loads one.
+    /// A runtime serving an empty graph until [`GraphRuntime::refresh`] loads one. Without data
+    /// sources the empty graph is the whole graph, so it counts as loaded: `/readyz` must not
+    /// wait for a refresh that has nothing to load.
     pub fn new(settings: GraphSettings) -> GraphRuntime {
         let limits = plan_limits(&settings);
         let options = schema_options(&settings);
@@ -121,7 +124,7 @@ impl GraphRuntime {
             findings: Vec::new(),
             loaded_at: SystemTime::now(),
             limits,
-            loaded: false,
+            loaded: settings.data_sources.is_empty(),
         };
         GraphRuntime {
             current: RwLock::new(Arc::new(generation)),
