@@ -371,12 +371,36 @@ fn field_type_name(graph: &Graph, field: &GraphField) -> String {
     }
 }
 
+/// True for a field whose type is a flags enumeration: its value is a set of members (CSDL
+/// 10.2, `IsFlags`), a list of the enum in GraphQL.
+fn is_flags(graph: &Graph, field: &GraphField) -> bool {
+    matches!(field.kind, FieldKind::Enum(id) if graph.enums[id].flags)
+}
+
 fn output_type(graph: &Graph, field: &GraphField) -> TypeRef {
     let name = field_type_name(graph, field);
+    if is_flags(graph, field) {
+        let members = TypeRef::named_nn_list(name);
+        return match (field.collection, field.nullable) {
+            (true, _) => TypeRef::List(Box::new(members)),
+            (false, true) => members,
+            (false, false) => TypeRef::NonNull(Box::new(members)),
+        };
+    }
     match (field.collection, field.nullable) {
         (true, _) => TypeRef::named_list(name),
         (false, true) => TypeRef::named(name),
         (false, false) => TypeRef::named_nn(name),
+    }
+}
+
+/// The GraphQL type of a field in create and update inputs (always optional).
+fn input_type(graph: &Graph, field: &GraphField) -> TypeRef {
+    let name = field_type_name(graph, field);
+    if is_flags(graph, field) {
+        TypeRef::named_nn_list(name)
+    } else {
+        TypeRef::named(name)
     }
 }
 
@@ -412,6 +436,7 @@ fn value_field(graph: &Arc<Graph>, field: &GraphField) -> Field {
         _ => None,
     };
     let complex = matches!(field.kind, FieldKind::Complex(_));
+    let flags = is_flags(graph, field);
     let mut gql = Field::new(&field.gql_name, output_type(graph, field), move |ctx| {
         let value = ctx
             .parent_value
@@ -425,6 +450,10 @@ fn value_field(graph: &Arc<Graph>, field: &GraphField) -> Field {
                 }
                 other => FieldValue::borrowed_any(other),
             }),
+            Some(value) if flags => Some(FieldValue::value(flags_to_gql(
+                value,
+                enum_members.as_deref().unwrap_or_default(),
+            ))),
             Some(value) => Some(FieldValue::value(to_gql(value, enum_members.as_deref()))),
         };
         FieldFuture::Value(result)
@@ -433,6 +462,28 @@ fn value_field(graph: &Arc<Graph>, field: &GraphField) -> Field {
         gql = gql.description(description);
     }
     gql
+}
+
+/// A flags value as its list of members: OData JSON writes the set as the member names joined
+/// by commas (`"Red,Blue"`, OData JSON Format 7.1); a collection of flags values is a list of
+/// such lists.
+fn flags_to_gql(value: &Value, members: &[(String, String)]) -> GqlValue {
+    match value {
+        Value::String(text) => GqlValue::List(
+            text.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(|name| to_gql(&Value::String(name.to_owned()), Some(members)))
+                .collect(),
+        ),
+        Value::Array(items) => GqlValue::List(
+            items
+                .iter()
+                .map(|item| flags_to_gql(item, members))
+                .collect(),
+        ),
+        other => to_gql(other, Some(members)),
+    }
 }
 
 fn to_gql(value: &Value, members: Option<&[(String, String)]>) -> GqlValue {
@@ -1004,10 +1055,7 @@ fn write_input(
         .iter()
         .filter(|f| settable(f) && !f.collection && !matches!(f.kind, FieldKind::Complex(_)))
     {
-        input = input.field(InputValue::new(
-            &field.gql_name,
-            TypeRef::named(field_type_name(graph, field)),
-        ));
+        input = input.field(InputValue::new(&field.gql_name, input_type(graph, field)));
         any = true;
     }
     any.then_some(input)
@@ -1092,6 +1140,15 @@ fn field_json(graph: &Graph, field: &GraphField, value: &GqlValue) -> Value {
         other => other,
     };
     match json {
+        // A set of flags goes on the wire as its members joined by commas.
+        Value::Array(items) if graph.enums[id].flags && !field.collection => Value::String(
+            items
+                .into_iter()
+                .map(member)
+                .filter_map(|name| name.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         Value::Array(items) => Value::Array(items.into_iter().map(member).collect()),
         other => member(other),
     }
