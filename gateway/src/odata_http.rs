@@ -238,6 +238,40 @@ pub(crate) fn namespace_of(generation: &Generation, name: &str) -> Result<Namesp
         .ok_or_else(|| ODataError::new(404, "NOT_FOUND", format!("no data source named '{name}'")))
 }
 
+/// The service root of a namespace: `/odata/v4/<namespace>/`.
+pub(crate) fn service_root(graph: &Graph, namespace: NamespaceId) -> String {
+    format!("/odata/v4/{}/", graph.namespaces[namespace].name)
+}
+
+/// The context URLs of an answer holding entities of `entity` (OData JSON Format 4.01,
+/// section 10): for a collection and for one entity. They name the set, the singleton, or for
+/// an entity no set holds its qualified type, as the `$metadata` of the entity's own namespace
+/// declares it: an entity reached from another namespace (a cross-source association) is
+/// described by its own namespace's document, not by the one of the URL that reached it.
+pub(crate) fn context_urls(graph: &Graph, entity_id: EntityId) -> (String, String) {
+    let entity = &graph.entities[entity_id];
+    let names = bizgraph_schema::csdl::names(graph, entity.namespace);
+    let metadata = format!("{}$metadata", service_root(graph, entity.namespace));
+    let set = names.entity_set(entity_id).unwrap_or_default();
+    match entity.kind {
+        EntityKind::Set => (
+            format!("{metadata}#{set}"),
+            format!("{metadata}#{set}/$entity"),
+        ),
+        EntityKind::Singleton => {
+            let context = format!("{metadata}#{set}");
+            (context.clone(), context)
+        }
+        EntityKind::Contained => {
+            let type_name = names.qualified_entity_type(entity_id).unwrap_or_default();
+            (
+                format!("{metadata}#Collection({type_name})"),
+                format!("{metadata}#{type_name}"),
+            )
+        }
+    }
+}
+
 /// `GET /odata/v4/<namespace>/`: the service document.
 pub async fn service_document(
     State(state): State<Arc<AppState>>,
@@ -299,7 +333,6 @@ pub async fn resource(
     let graph = &generation.graph;
     // The raw path after `/odata/v4/<namespace>/`, still percent-encoded: keys like `('a%2Fb')`
     // must be decoded by the parser, once.
-    let prefix = format!("/odata/v4/{namespace}/");
     let (raw_path, query) = crate::odata_write::path_and_query(&uri, &namespace);
     if let Some(call) = bizgraph_schema::odata_url::parse_operation(
         graph,
@@ -401,26 +434,7 @@ pub async fn resource(
         }
     };
     let entity = &graph.entities[entity_id];
-    // Context URL (JSON format, section 10): the set, the singleton, or for an entity that no
-    // set holds its qualified type.
-    let (context, entity_context) = match entity.kind {
-        EntityKind::Set => {
-            let context = format!("{prefix}$metadata#{}", entity.set_name);
-            (context.clone(), format!("{context}/$entity"))
-        }
-        EntityKind::Singleton => {
-            let context = format!("{prefix}$metadata#{}", entity.set_name);
-            (context.clone(), context)
-        }
-        EntityKind::Contained => {
-            let names = bizgraph_schema::csdl::names(graph, entity.namespace);
-            let type_name = names.qualified_entity_type(entity_id).unwrap_or_default();
-            (
-                format!("{prefix}$metadata#Collection({type_name})"),
-                format!("{prefix}$metadata#{type_name}"),
-            )
-        }
-    };
+    let (context, entity_context) = context_urls(graph, entity_id);
     if request.count_only {
         let count = match &value {
             Value::Null => 0,
@@ -468,7 +482,7 @@ pub async fn resource(
         if !format.no_metadata {
             object.insert("@odata.context".into(), Value::String(entity_context));
         }
-        object.extend(Renderer::new(graph, format).row(entity_id, &selection, row)?);
+        object.extend(Renderer::new(graph, namespace_id, format).row(entity_id, &selection, row)?);
         Value::Object(object)
     } else {
         let mut rows: Vec<&Map<String, Value>> = value
@@ -484,7 +498,7 @@ pub async fn resource(
             next = Some(next_link(&uri, offset + size));
         }
         let mut list = Vec::with_capacity(rows.len());
-        let mut renderer = Renderer::new(graph, format);
+        let mut renderer = Renderer::new(graph, namespace_id, format);
         for row in rows {
             list.push(Value::Object(renderer.row(entity_id, &selection, row)?));
         }
@@ -546,6 +560,8 @@ fn next_link(uri: &Uri, offset: u32) -> String {
 /// worked out once per namespace and answer, not per entity.
 pub(crate) struct Renderer<'g> {
     graph: &'g Graph,
+    /// The namespace whose service root the answer's relative URLs are relative to.
+    namespace: NamespaceId,
     format: Format,
     names: HashMap<NamespaceId, bizgraph_schema::csdl::Names>,
 }
@@ -559,10 +575,11 @@ impl std::fmt::Debug for Renderer<'_> {
 }
 
 impl<'g> Renderer<'g> {
-    /// A renderer for one answer.
-    pub(crate) fn new(graph: &'g Graph, format: Format) -> Self {
+    /// A renderer for one answer of the endpoint of `namespace`.
+    pub(crate) fn new(graph: &'g Graph, namespace: NamespaceId, format: Format) -> Self {
         Renderer {
             graph,
+            namespace,
             format,
             names: HashMap::new(),
         }
@@ -604,11 +621,17 @@ impl<'g> Renderer<'g> {
                 EntityKind::Singleton => true,
                 EntityKind::Contained => false,
             };
-            if addressed
-                && let Ok(path) = bizgraph_schema::plan::entity_path(graph, entity_id, &key)
-            {
-                object.insert("@odata.id".into(), Value::String(path.clone()));
-                object.insert("@odata.editLink".into(), Value::String(path));
+            // The entity's URL at this endpoint, in v4 literals and the advertised names
+            // (JSON Format 4.01, section 4.6.7); relative to the service root of the answer's
+            // namespace, or the path below the own root of an entity of another namespace.
+            if addressed && let Some(url) = names.entity_url(graph, entity_id, &key) {
+                let url = if entity.namespace == self.namespace {
+                    url
+                } else {
+                    format!("{}{url}", service_root(graph, entity.namespace))
+                };
+                object.insert("@odata.id".into(), Value::String(url.clone()));
+                object.insert("@odata.editLink".into(), Value::String(url));
             }
         }
         if !format.no_metadata

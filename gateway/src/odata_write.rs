@@ -19,9 +19,10 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bizgraph_schema::call::plan_call;
+use bizgraph_schema::csdl::advertised_type;
 use bizgraph_schema::edm::{Dialect, EdmType};
 use bizgraph_schema::execute::{ETAG_KEY, Execute, Nested, NestedEntity, Write, WriteKind};
-use bizgraph_schema::literal::{encode_component, format_key, format_literal};
+use bizgraph_schema::literal::format_literal;
 use bizgraph_schema::model::{
     EntityId, FieldKind, Graph, NamespaceId, Operation, OperationKind, RelationKind, ReturnKind,
     Returns,
@@ -36,7 +37,8 @@ use crate::execute::Executor;
 use crate::graph::Generation;
 use crate::identity::Caller;
 use crate::odata_http::{
-    Format, ODataError, Renderer, json_response, namespace_of, preference, url_error, wire_value,
+    Format, ODataError, Renderer, context_urls, json_response, namespace_of, preference,
+    service_root, url_error, wire_value,
 };
 use crate::server::{AppState, authenticate};
 
@@ -592,7 +594,7 @@ impl Endpoint {
             (ReturnKind::Entity(entity), value) => {
                 let selection = selection.unwrap_or_default();
                 let mut rows = Vec::new();
-                let mut renderer = Renderer::new(graph, format);
+                let mut renderer = Renderer::new(graph, self.namespace, format);
                 for row in value.as_array().into_iter().flatten() {
                     if let Value::Object(row) = row {
                         rows.push(Value::Object(renderer.row(entity, &selection, row)?));
@@ -602,7 +604,7 @@ impl Endpoint {
                 if !format.no_metadata {
                     object.insert(
                         "@odata.context".into(),
-                        Value::String(context(graph.entities[entity].set_name.clone())),
+                        Value::String(context_urls(graph, entity).0),
                     );
                 }
                 object.insert("value".into(), Value::Array(rows));
@@ -706,35 +708,23 @@ impl Endpoint {
         if !format.no_metadata {
             object.insert(
                 "@odata.context".into(),
-                Value::String(format!(
-                    "{}$metadata#{}/$entity",
-                    self.prefix,
-                    self.graph().entities[entity].set_name
-                )),
+                Value::String(context_urls(self.graph(), entity).1),
             );
         }
-        object.extend(Renderer::new(self.graph(), format).row(entity, selection, row)?);
+        object.extend(
+            Renderer::new(self.graph(), self.namespace, format).row(entity, selection, row)?,
+        );
         Ok(Value::Object(object))
     }
 
-    /// Our URL of an entity: `/odata/v4/<namespace>/<Set>(<key>)`, the key in v4 literals.
+    /// Our URL of an entity: `/odata/v4/<namespace>/<Set>(<key>)` under the root of the
+    /// entity's own namespace, with the set name our `$metadata` advertises and the key in v4
+    /// literals.
     fn location(&self, entity: EntityId, key: &[(usize, Value)]) -> Option<String> {
-        let item = &self.graph().entities[entity];
-        let properties: Vec<(&str, EdmType, &Value)> = key
-            .iter()
-            .map(|(index, value)| {
-                let field = &item.fields[*index];
-                let ty = field.edm_type().map_or(EdmType::String, advertised_type);
-                (field.name.as_str(), ty, value)
-            })
-            .collect();
-        let predicate = format_key(Dialect::V4, &properties).ok()?;
-        Some(format!(
-            "{}{}{}",
-            self.prefix,
-            encode_component(&item.set_name),
-            encode_component(&predicate)
-        ))
+        let graph = self.graph();
+        let namespace = graph.entities[entity].namespace;
+        let url = bizgraph_schema::csdl::names(graph, namespace).entity_url(graph, entity, key)?;
+        Some(format!("{}{url}", service_root(graph, namespace)))
     }
 }
 
@@ -744,16 +734,6 @@ fn declared_kind(operation: &Operation) -> OperationKind {
     match (operation.kind, &operation.returns) {
         (OperationKind::Function, None) => OperationKind::Action,
         (kind, _) => kind,
-    }
-}
-
-/// The type our `$metadata` declares for a primitive type: v2's `Edm.DateTime` and `Edm.Time`
-/// appear as `Edm.DateTimeOffset` and `Edm.TimeOfDay`.
-fn advertised_type(ty: EdmType) -> EdmType {
-    match ty {
-        EdmType::DateTime => EdmType::DateTimeOffset,
-        EdmType::Time => EdmType::TimeOfDay,
-        other => other,
     }
 }
 

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::edm::EdmType;
-use crate::literal::encode_component;
+use crate::edm::{Dialect, EdmType};
+use crate::literal::{encode_component, format_key};
 use crate::model::{
     ComplexId, EntityId, EntityKind, EnumId, Field, FieldKind, Graph, NamespaceId, OperationKind,
     Relation, RelationKind, ReturnKind, Returns,
@@ -151,6 +151,37 @@ impl Names {
             .iter()
             .find(|(_, import)| *import == name)
             .map(|(&id, _)| id)
+    }
+
+    /// An entity's URL relative to the service root, as this document addresses it: the
+    /// advertised set name with the key in v4 literals of the advertised types (`Orders(5)`,
+    /// `Items(Order='1',Item='10')`, whatever the backend's dialect; OData 4.01 part 2,
+    /// section 4.3.1), or a singleton's name. `None` for an entity no set holds, an entity of
+    /// another namespace, or a key value that is no literal of its type.
+    pub fn entity_url(
+        &self,
+        graph: &Graph,
+        entity: EntityId,
+        key: &[(usize, Value)],
+    ) -> Option<String> {
+        let set = encode_component(self.entity_set(entity)?);
+        let item = &graph.entities[entity];
+        match item.kind {
+            EntityKind::Singleton => return Some(set),
+            EntityKind::Contained => return None,
+            EntityKind::Set if key.is_empty() => return None,
+            EntityKind::Set => {}
+        }
+        let properties: Vec<(&str, EdmType, &Value)> = key
+            .iter()
+            .map(|(index, value)| {
+                let field = &item.fields[*index];
+                let ty = field.edm_type().map_or(EdmType::String, advertised_type);
+                (field.name.as_str(), ty, value)
+            })
+            .collect();
+        let predicate = format_key(Dialect::V4, &properties).ok()?;
+        Some(format!("{set}{}", encode_component(&predicate)))
     }
 
     fn qualified(&self, simple: &str) -> String {
@@ -1088,13 +1119,19 @@ fn set_annotations(item: &crate::model::Entity) -> Vec<Annotation> {
     annotations
 }
 
-/// The v4 name of a primitive type: v2's `Edm.DateTime` and `Edm.Time` become `Edm.DateTimeOffset`
-/// and `Edm.TimeOfDay` (a v2 DateTime marked as a date is already [`EdmType::Date`]).
+/// The v4 name of a primitive type (see [`advertised_type`]).
 fn v4_type(ty: EdmType) -> &'static str {
+    advertised_type(ty).name()
+}
+
+/// The type this document declares for a primitive type: v2's `Edm.DateTime` and `Edm.Time`
+/// become `Edm.DateTimeOffset` and `Edm.TimeOfDay` (a v2 DateTime marked as a date is already
+/// [`EdmType::Date`]); every other type is its own.
+pub fn advertised_type(ty: EdmType) -> EdmType {
     match ty {
-        EdmType::DateTime => "Edm.DateTimeOffset",
-        EdmType::Time => "Edm.TimeOfDay",
-        other => other.name(),
+        EdmType::DateTime => EdmType::DateTimeOffset,
+        EdmType::Time => EdmType::TimeOfDay,
+        other => other,
     }
 }
 

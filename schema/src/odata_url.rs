@@ -311,13 +311,15 @@ pub fn parse_operation(
     // `Set(key)/NS.Op(...)`, `Set/NS.Op(...)`, `Singleton/NS.Op(...)`: a bound call; the
     // binding entity's key is parsed once the aliases are known.
     let mut binding_key: Option<(EntityId, Option<Span<'_>>)> = None;
-    let (operation, predicate, rest) = if let Some(entity_id) = graph.entity(namespace, &text) {
+    // Names are those our `$metadata` advertises, which may differ from the backend's (a set of
+    // a secondary container, a set name two services share): a client addresses what it read.
+    let names = crate::csdl::names(graph, namespace);
+    let (operation, predicate, rest) = if let Some(entity_id) = names.entity_by_set(&text) {
         let Some(second) = segments.get(1) else {
             return Ok(None);
         };
         let (operation_name, operation_predicate) = segment_parts(*second)?;
         let operation_text = operation_name.text();
-        let names = crate::csdl::names(graph, namespace);
         let prefix = format!("{}.", names.namespace());
         let Some(simple) = operation_text.strip_prefix(&prefix) else {
             return Ok(None);
@@ -351,12 +353,7 @@ pub fn parse_operation(
         }
         (operation, operation_predicate, segments.get(2))
     } else {
-        let Some(operation) = graph.namespaces[namespace]
-            .operations
-            .iter()
-            .copied()
-            .find(|&operation| graph.operations[operation].name == text)
-        else {
+        let Some(operation) = names.operation_by_import(&text) else {
             return Ok(None);
         };
         (operation, predicate, segments.get(1))
@@ -1157,15 +1154,14 @@ fn resource_path(
         ));
     };
     let (name, predicate) = segment_parts(*first)?;
-    let entity_id = match graph.entity(namespace, &name.text()) {
+    // The entity sets and singletons our `$metadata` declares, by the names it gives them.
+    let names = crate::csdl::names(graph, namespace);
+    let entity_id = match names.entity_by_set(&name.text()) {
         Some(entity_id) => entity_id,
         None => {
             let text = name.text();
             let namespace_name = &graph.namespaces[namespace].name;
-            let is_operation = graph.namespaces[namespace]
-                .operations
-                .iter()
-                .any(|&operation| graph.operations[operation].name == text);
+            let is_operation = names.operation_by_import(&text).is_some();
             return Err(if is_operation {
                 name.error(
                     NOT_IMPLEMENTED,

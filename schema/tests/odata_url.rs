@@ -718,3 +718,86 @@ fn every_prefix_of_every_url_parses_or_fails_without_panicking() {
         "{parsed} parsed, {refused} refused"
     );
 }
+
+/// One namespace whose `$metadata` renames entity sets and an import: a set of a secondary
+/// container, a set name two services share, and an import named like a set.
+fn renamed_graph() -> Graph {
+    let first = common::metadata(
+        r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+<edmx:DataServices><Schema Namespace="N" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+ <EntityType Name="Product"><Key><PropertyRef Name="ID"/></Key><Property Name="ID" Type="Edm.Int32" Nullable="false"/></EntityType>
+ <EntityContainer Name="Main"><EntitySet Name="Products" EntityType="N.Product"/></EntityContainer>
+ <EntityContainer Name="Other"><EntitySet Name="Products" EntityType="N.Product"/></EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"#,
+    );
+    let second = common::metadata(
+        r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+<edmx:DataServices><Schema Namespace="M" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+ <EntityType Name="Product"><Key><PropertyRef Name="ID"/></Key><Property Name="ID" Type="Edm.Int32" Nullable="false"/></EntityType>
+ <Function Name="Top"><ReturnType Type="Edm.Int32"/></Function>
+ <EntityContainer Name="C"><EntitySet Name="Products" EntityType="M.Product"/>
+  <FunctionImport Name="Products" Function="M.Top"/></EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"#,
+    );
+    bizgraph_schema::compose(
+        &[bizgraph_schema::SourceInput {
+            name: "shop",
+            services: vec![
+                bizgraph_schema::ServiceInput {
+                    destination: "A",
+                    path: "/a",
+                    metadata: &first,
+                },
+                bizgraph_schema::ServiceInput {
+                    destination: "B",
+                    path: "/b",
+                    metadata: &second,
+                },
+            ],
+        }],
+        &[],
+    )
+    .graph
+}
+
+#[test]
+fn urls_address_sets_and_imports_by_the_names_metadata_advertises() {
+    let graph = renamed_graph();
+    let limits = PlanLimits::default();
+    let names = bizgraph_schema::csdl::names(&graph, 0);
+    for (set, service) in [
+        ("Products", "A"),
+        ("Other_Products", "A"),
+        ("Products_2", "B"),
+    ] {
+        let entity = names.entity_by_set(set).expect("an advertised set");
+        let parsed = request(&graph, &format!("shop:{set}?$top=1"), &limits)
+            .unwrap_or_else(|error| panic!("{set}: {error}"));
+        assert_eq!(parsed.read.entity, entity, "{set}");
+        let plan = plan(&graph, &parsed.read, &limits).expect("plans");
+        assert_eq!(
+            graph.services[plan.fetch.service].destination, service,
+            "{set}"
+        );
+    }
+    // The backend's own name of a renamed set is not one the document declares.
+    assert_eq!(names.entity_by_set("Other.Products"), None);
+    assert_eq!(
+        request(&graph, "shop:Other.Products", &limits)
+            .map(|_| ())
+            .map_err(|e| e.status),
+        Err(404)
+    );
+    let import = names
+        .operation_by_import("Products_3")
+        .expect("the import yields to the sets");
+    let call = bizgraph_schema::odata_url::parse_operation(&graph, 0, "Products_3()", "", &limits)
+        .expect("valid")
+        .expect("an operation call");
+    assert_eq!(call.operation, import);
+    assert_eq!(
+        bizgraph_schema::odata_url::parse_operation(&graph, 0, "Products", "", &limits),
+        Ok(None),
+        "the set of that name wins"
+    );
+}
