@@ -388,7 +388,22 @@ impl Composer {
             Restrictions::of(terms)
         };
 
+        // Names that are legal as written are held for their own property or navigation, so
+        // a renamed one never pushes them aside.
         let mut scope = Scope::default();
+        scope.hold(
+            metadata
+                .all_properties(structured)
+                .iter()
+                .map(|property| &*property.name)
+                .chain(
+                    metadata
+                        .all_navigation_properties(structured)
+                        .iter()
+                        .map(|navigation| &*navigation.name),
+                )
+                .filter(|name| !sanitize(name).1),
+        );
         let mut fields = Vec::new();
         let mut etag = holder
             .annotations
@@ -514,7 +529,11 @@ impl Composer {
             kind = FieldKind::Scalar(EdmType::Date);
         }
         let (wanted, sanitized) = sanitize(&property.name);
-        let (gql_name, renamed) = scope.claim(&wanted);
+        let (gql_name, renamed) = if sanitized {
+            scope.claim_renamed(&wanted)
+        } else {
+            scope.claim(&wanted)
+        };
         if sanitized || renamed {
             self.note(
                 Level::Info,
@@ -522,10 +541,12 @@ impl Composer {
                 format!(
                     "property {owner}.{} is exposed as {gql_name}: {}",
                     property.name,
-                    if renamed {
-                        "another property has that name"
-                    } else {
-                        "the name is not a legal GraphQL name"
+                    match (sanitized, renamed) {
+                        (true, true) => format!(
+                            "the name is not a legal GraphQL name and {wanted} belongs to another field"
+                        ),
+                        (true, false) => "the name is not a legal GraphQL name".to_owned(),
+                        _ => "another property has that name".to_owned(),
                     }
                 ),
             );
@@ -778,8 +799,12 @@ impl Composer {
                     Some((local, remote))
                 })
                 .collect();
-            let (wanted, _) = sanitize(&navigation.name);
-            let (gql_name, renamed) = self.field_scopes[entity].claim(&wanted);
+            let (wanted, sanitized) = sanitize(&navigation.name);
+            let (gql_name, renamed) = if sanitized {
+                self.field_scopes[entity].claim_renamed(&wanted)
+            } else {
+                self.field_scopes[entity].claim(&wanted)
+            };
             if renamed {
                 self.note(
                     Level::Info,
