@@ -359,18 +359,16 @@ pub async fn resource(
     let format = format.with_option(&request.format);
     let single = request.path.single(graph);
     let mut read = request.read;
-    // Server-driven paging (OData 4.01 part 1, section 11.2.6.7): without a client `$top`, a
-    // page holds at most `odata.maxpagesize` (Prefer) or the configured page size; one more
-    // row is asked for to know whether a next page exists.
+    // Server-driven paging (OData 4.01 part 1, section 11.2.6.7): a page holds at most
+    // `odata.maxpagesize` (Prefer, section 8.2.8.3) or, without a client `$top`, the configured
+    // page size; one more row is asked for to know whether a next page exists. With `$top` the
+    // pages together hold the `$top` rows: the skip token counts the rows already delivered.
     let mut page = None;
+    let mut applied_page_size = None;
     if let Target::Collection(args) = &mut read.target
         && !single
         && !request.count_only
-        && args.top.is_none()
     {
-        let size = prefer_max_page_size(&headers)
-            .unwrap_or(generation.limits.max_top)
-            .clamp(1, generation.limits.max_top.saturating_sub(1).max(1));
         let offset: u32 = match request.skip_token.as_deref() {
             None => 0,
             Some(token) => token.parse().map_err(|_| {
@@ -382,9 +380,24 @@ pub async fn resource(
                 .with_target(Some("$skiptoken".into()))
             })?,
         };
+        let largest = generation.limits.max_top.saturating_sub(1).max(1);
+        let preferred = prefer_max_page_size(&headers).map(|size| size.clamp(1, largest));
+        let remaining = args.top.map(|top| top.saturating_sub(offset));
+        let size = match (remaining, preferred) {
+            (None, preferred) => Some(preferred.unwrap_or(largest)),
+            (Some(remaining), Some(preferred)) if preferred < remaining => Some(preferred),
+            (Some(_), _) => None,
+        };
         args.skip = Some(args.skip.unwrap_or(0) + offset);
-        args.top = Some(size + 1);
-        page = Some((size, offset));
+        match size {
+            Some(size) => {
+                args.top = Some(size + 1);
+                page = Some((size, offset));
+            }
+            // The rest of the client's `$top` fits one page: the last one.
+            None => args.top = remaining,
+        }
+        applied_page_size = preferred;
     }
     let plan = bizgraph_schema::plan::plan(graph, &read, &generation.limits).map_err(|error| {
         let status = match error.code() {
@@ -518,7 +531,16 @@ pub async fn resource(
         }
         Value::Object(object)
     };
-    Ok(json_response(format, &body))
+    let mut response = json_response(format, &body);
+    if let Some(size) = applied_page_size {
+        // OData 4.01 part 1, section 8.3.6: a service that applied a preference says so.
+        response.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_str(&format!("odata.maxpagesize={size}"))
+                .expect("a number is a header value"),
+        );
+    }
+    Ok(response)
 }
 
 /// `Prefer: odata.maxpagesize=N` (OData 4.01 part 1, section 8.2.8.3).
@@ -543,13 +565,27 @@ pub(crate) fn preference(headers: &HeaderMap, wanted: &str) -> Option<String> {
         })
 }
 
-/// The request's own URL with `$skiptoken` set to the next page's offset.
+/// The request's own URL with `$skiptoken` set to the next page's offset. The request's own skip
+/// token goes, however it was spelled (`$skiptoken`, `skiptoken` or `%24skiptoken`, any case:
+/// URL 4.01, "System Query Options"), or the link would name the option twice.
 fn next_link(uri: &Uri, offset: u32) -> String {
+    let is_skip_token = |part: &str| {
+        let name = part
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let name = name
+            .strip_prefix('$')
+            .or_else(|| name.strip_prefix("%24"))
+            .unwrap_or(&name);
+        name == "skiptoken"
+    };
     let mut query: Vec<&str> = uri
         .query()
         .unwrap_or_default()
         .split('&')
-        .filter(|part| !part.is_empty() && !part.to_ascii_lowercase().starts_with("$skiptoken="))
+        .filter(|part| !part.is_empty() && !is_skip_token(part))
         .collect();
     let token = format!("$skiptoken={offset}");
     query.push(&token);

@@ -261,6 +261,38 @@ impl Env {
         }
     }
 
+    /// Follows next links from `path` with `Prefer: odata.maxpagesize=<size>`: the IDs of each
+    /// page. Every page must say it applied the preference.
+    async fn pages(&self, path: &str, size: u32) -> Vec<Vec<u64>> {
+        let prefer = format!("odata.maxpagesize={size}");
+        let mut next = Some(format!("/odata/v4/{path}"));
+        let mut pages = Vec::new();
+        while let Some(link) = next.take() {
+            assert!(pages.len() < 20, "paging ends");
+            let path = link
+                .strip_prefix("/odata/v4/")
+                .expect("a link below the root");
+            let answer = self.get(path, &[("prefer", &prefer)]).await;
+            assert_eq!(answer.status, 200, "{link}: {}", answer.text);
+            assert_eq!(
+                answer.header("preference-applied"),
+                Some(prefer.as_str()),
+                "{link}"
+            );
+            let page = answer.json();
+            pages.push(
+                page["value"]
+                    .as_array()
+                    .expect("rows")
+                    .iter()
+                    .filter_map(|row| row["ID"].as_u64())
+                    .collect(),
+            );
+            next = page["@odata.nextLink"].as_str().map(str::to_owned);
+        }
+        pages
+    }
+
     /// GET that must answer 200 with JSON.
     async fn json(&self, path: &str, headers: &[(&str, &str)]) -> Value {
         let answer = self.get(path, headers).await;
@@ -374,3 +406,46 @@ async fn full_metadata_ids_are_v4_urls_under_the_owning_namespace() {
     );
 }
 
+#[tokio::test]
+async fn pages_honour_maxpagesize_with_top_and_skip_tokens_in_any_spelling() {
+    let env = start().await;
+    // With $top: pages of the preferred size until the $top rows are delivered.
+    assert_eq!(
+        env.pages("shop/Products?$top=7", 3).await,
+        [vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+    );
+    assert_eq!(
+        env.pages("shop/Products?$skip=2&$top=5", 2).await,
+        [vec![3, 4], vec![5, 6], vec![7]]
+    );
+    // A $top within the page size is one page; the preference still applies.
+    assert_eq!(
+        env.pages("shop/Products?$top=4", 5).await,
+        [vec![1, 2, 3, 4]]
+    );
+    // Without $top: the whole set.
+    assert_eq!(
+        env.pages("shop/Products", 4).await,
+        [vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10]]
+    );
+    // A skip token spelled without `$` (OData 4.01 allows it) is replaced in the next link, not
+    // repeated beside it.
+    assert_eq!(
+        env.pages("shop/Products?skiptoken=6", 2).await,
+        [vec![7, 8], vec![9, 10]]
+    );
+    assert_eq!(
+        env.pages("shop/Products?%24SkipToken=8", 5).await,
+        [vec![9, 10]]
+    );
+    // A skip token with $top and no preference continues within the $top rows.
+    let rest = env.json("shop/Products?$top=5&$skiptoken=2", &[]).await;
+    let ids: Vec<u64> = rest["value"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|row| row["ID"].as_u64())
+        .collect();
+    assert_eq!(ids, [3, 4, 5], "{rest}");
+    assert!(rest.get("@odata.nextLink").is_none(), "{rest}");
+}
