@@ -171,7 +171,7 @@ pub enum IdentityMode {
 }
 
 /// Inbound identity.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Identity {
     /// `jwt` (production) or `development`.
@@ -180,6 +180,22 @@ pub struct Identity {
     pub jwt: Jwt,
     /// Users for `mode = "development"`.
     pub users: Vec<DevelopmentUser>,
+    /// The scope that makes a JWT caller an administrator (allowed `POST /admin/refresh`). A
+    /// token's scope matches when it is this scope or ends in `.` and this scope, as XSUAA
+    /// prefixes scopes with the application's name (`bizgraph!t42.bizgraph.admin`); give the
+    /// whole prefixed name to accept that application's scope only.
+    pub admin_scope: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self {
+            mode: IdentityMode::default(),
+            jwt: Jwt::default(),
+            users: Vec::new(),
+            admin_scope: "bizgraph.admin".into(),
+        }
+    }
 }
 
 /// JWT verification settings.
@@ -222,6 +238,8 @@ pub struct DevelopmentUser {
     pub tenant: Option<String>,
     /// The e-mail address; `<name>@example.com` when unset.
     pub email: Option<String>,
+    /// An administrator, allowed `POST /admin/refresh`.
+    pub admin: bool,
 }
 
 /// Calls to backends.

@@ -50,6 +50,7 @@ fn defaults_hold_for_no_file_an_empty_file_and_empty_sections() {
         assert_eq!(settings.identity.jwt.leeway_seconds, 30, "{case}");
         assert!(settings.identity.jwt.audiences.is_empty(), "{case}");
         assert!(settings.identity.users.is_empty(), "{case}");
+        assert_eq!(settings.identity.admin_scope, "bizgraph.admin", "{case}");
         assert_eq!(settings.saml.issuer, "bizgraph", "{case}");
         assert_eq!(settings.saml.assertion_lifetime_seconds, 300, "{case}");
         assert_eq!(settings.upstream.timeout_seconds, 30, "{case}");
@@ -109,6 +110,7 @@ assertion_lifetime_seconds = 120
 
 [identity]
 mode = "development"
+admin_scope = "bizgraph!t1.operator"
 
 [identity.jwt]
 jwks_url = "https://acme.accounts.ondemand.com/oauth2/certs"
@@ -122,6 +124,7 @@ name = "alice"
 password = "alice-settings-password"
 tenant = "acme"
 email = "alice@acme.example"
+admin = true
 
 [[identity.users]]
 name = "bob"
@@ -223,11 +226,14 @@ fn a_full_settings_file_parses_into_every_field() {
     assert_eq!(alice.password.expose(), "alice-settings-password");
     assert_eq!(alice.tenant.as_deref(), Some("acme"));
     assert_eq!(alice.email.as_deref(), Some("alice@acme.example"));
+    assert!(alice.admin, "alice is an administrator");
+    assert_eq!(identity.admin_scope, "bizgraph!t1.operator");
     let bob = &identity.users[1];
     assert_eq!(bob.name, "bob");
     assert_eq!(bob.password.expose(), "bob-settings-password");
     assert_eq!(bob.tenant, None);
     assert_eq!(bob.email, None);
+    assert!(!bob.admin, "users are no administrators unless marked");
 
     assert_eq!(settings.upstream.timeout_seconds, 15);
     assert_eq!(settings.upstream.max_response_bytes, 1_048_576);
@@ -305,6 +311,12 @@ fn rejects_unknown_keys_naming_the_key_and_its_line() {
             "[[identity.users]]\nname = \"alice\"\npasword = \"x\"\n",
             3,
             &["pasword"],
+        ),
+        (
+            "a misspelled administrator flag",
+            "[[identity.users]]\nname = \"alice\"\nadministrator = true\n",
+            3,
+            &["administrator"],
         ),
         (
             "unknown key as a dotted key",

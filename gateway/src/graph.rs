@@ -5,6 +5,7 @@
 //! A service whose `$metadata` cannot be fetched or parsed is reported and left out; its data
 //! source serves with the services that loaded (degraded), or not at all when none did.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -105,8 +106,11 @@ impl Generation {
 pub struct GraphRuntime {
     current: RwLock<Arc<Generation>>,
     settings: GraphSettings,
-    /// Serializes refreshes: a second caller waits for the running one instead of starting more.
+    /// Serializes refreshes: a caller waits for the running one, then reloads only if no load
+    /// started after it asked (see [`GraphRuntime::refresh`]).
     refreshing: Mutex<()>,
+    /// Loads started so far; a refresh notes it when asked, to tell a load that started later.
+    loads_started: AtomicU64,
 }
 
 impl GraphRuntime {
@@ -130,6 +134,7 @@ impl GraphRuntime {
             current: RwLock::new(Arc::new(generation)),
             settings,
             refreshing: Mutex::new(()),
+            loads_started: AtomicU64::new(0),
         }
     }
 
@@ -141,9 +146,18 @@ impl GraphRuntime {
         }
     }
 
-    /// Fetches every `$metadata` again and swaps the new generation in.
+    /// Fetches every `$metadata` again and swaps the new generation in. Refreshes run one at a
+    /// time; a caller that had to wait gets the generation of a load that started after it
+    /// asked, when one did (it saw every `$metadata` as it is now), rather than starting yet
+    /// another, so that a burst of requests costs at most one load beyond the running one.
     pub async fn refresh(&self, upstream: &Upstream) -> Arc<Generation> {
+        let asked = self.loads_started.load(Ordering::SeqCst);
         let _running = self.refreshing.lock().await;
+        if self.loads_started.load(Ordering::SeqCst) > asked {
+            // Started after this call asked and, as the lock is ours now, finished.
+            return self.current();
+        }
+        self.loads_started.fetch_add(1, Ordering::SeqCst);
         let generation = Arc::new(load_generation(&self.settings, upstream).await);
         match self.current.write() {
             Ok(mut guard) => *guard = generation.clone(),

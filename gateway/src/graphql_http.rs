@@ -165,12 +165,22 @@ pub fn report(generation: &Generation) -> serde_json::Value {
     })
 }
 
-/// `POST /admin/refresh`: fetches every `$metadata` again and swaps the schema in.
+/// `POST /admin/refresh`: fetches every `$metadata` again and swaps the schema in. Only for
+/// administrators: every refresh fetches every `$metadata` and rebuilds the schema, so any
+/// signed-in user could otherwise keep the gateway and every backend busy.
 pub async fn refresh(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = authenticate(&state, &headers).await?;
+    if !caller.admin {
+        tracing::info!(user = %caller.user, "graph refresh refused: not an administrator");
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "refreshing the graph needs an administrator: a token with the admin scope (identity.admin_scope), or a development user with admin = true".to_owned(),
+        ));
+    }
     tracing::info!(user = %caller.user, "graph refresh requested");
     let generation = state.graph.refresh(&state.upstream).await;
     Ok(Json(report(&generation)).into_response())

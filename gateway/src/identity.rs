@@ -30,6 +30,9 @@ pub struct Caller {
     pub claims: Arc<Map<String, Value>>,
     /// The caller's own `Authorization` header, for destinations with `forwardAuthToken`.
     pub credential: Option<Secret>,
+    /// An administrator (JWT with the admin scope, or a development user marked `admin`),
+    /// allowed `POST /admin/refresh`.
+    pub admin: bool,
 }
 
 impl std::fmt::Debug for Caller {
@@ -37,6 +40,7 @@ impl std::fmt::Debug for Caller {
         f.debug_struct("Caller")
             .field("tenant", &self.tenant)
             .field("user", &self.user)
+            .field("admin", &self.admin)
             .field("jwt", &self.jwt.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
@@ -60,6 +64,7 @@ impl Caller {
             jwt: None,
             claims: Arc::new(claims),
             credential: None,
+            admin: false,
         }
     }
 
@@ -83,7 +88,24 @@ impl From<crate::jwt::Identity> for Caller {
             credential: Some(Secret::new(format!("Bearer {}", identity.token))),
             jwt: Some(identity.token),
             claims: Arc::new(identity.claims),
+            admin: false,
         }
+    }
+}
+
+/// True when the token's `scope` claim grants `wanted`: a scope equal to it, or ending in `.`
+/// and it, since XSUAA prefixes each scope with its application's name (`app!t42.admin`). The
+/// claim is an array of strings (XSUAA) or one space-separated string (RFC 8693 section 4.2).
+pub fn has_scope(claims: &Map<String, Value>, wanted: &str) -> bool {
+    if wanted.is_empty() {
+        return false;
+    }
+    let suffix = format!(".{wanted}");
+    let grants = |scope: &str| scope == wanted || scope.ends_with(&suffix);
+    match claims.get("scope") {
+        Some(Value::Array(scopes)) => scopes.iter().filter_map(Value::as_str).any(grants),
+        Some(Value::String(scopes)) => scopes.split_ascii_whitespace().any(grants),
+        _ => false,
     }
 }
 
@@ -112,7 +134,12 @@ pub enum AuthError {
 #[derive(Debug)]
 pub enum Authenticator {
     /// Verified JWTs.
-    Jwt(JwtVerifier),
+    Jwt {
+        /// Verifies signature and claims.
+        verifier: JwtVerifier,
+        /// The scope that makes a caller an administrator.
+        admin_scope: String,
+    },
     /// DEVELOPMENT ONLY: HTTP Basic against users from the settings.
     Development(HashMap<String, DevelopmentUser>),
 }
@@ -173,7 +200,10 @@ impl Authenticator {
                     let pem = std::fs::read_to_string(path).map_err(|e| key_file(e.to_string()))?;
                     let verifier =
                         JwtVerifier::from_pem(&pem, verify).map_err(|e| key_file(e.to_string()))?;
-                    return Ok(Authenticator::Jwt(verifier));
+                    return Ok(Authenticator::Jwt {
+                        verifier,
+                        admin_scope: settings.admin_scope.clone(),
+                    });
                 }
                 let Some(url) = &jwt.jwks_url else {
                     return Err(AuthSetupError::NoKeys);
@@ -182,9 +212,10 @@ impl Authenticator {
                     url: url.clone(),
                     cause: error.to_string(),
                 })?;
-                Ok(Authenticator::Jwt(JwtVerifier::from_jwks_url(
-                    url, http, verify,
-                )))
+                Ok(Authenticator::Jwt {
+                    verifier: JwtVerifier::from_jwks_url(url, http, verify),
+                    admin_scope: settings.admin_scope.clone(),
+                })
             }
             IdentityMode::Development => {
                 if settings.users.is_empty() {
@@ -198,7 +229,9 @@ impl Authenticator {
                             .email
                             .clone()
                             .unwrap_or_else(|| format!("{}@example.com", user.name));
-                        let caller = Caller::new(user.tenant.as_deref(), &user.name, Some(&email));
+                        let mut caller =
+                            Caller::new(user.tenant.as_deref(), &user.name, Some(&email));
+                        caller.admin = user.admin;
                         let entry = DevelopmentUser {
                             password: user.password.clone(),
                             caller,
@@ -214,7 +247,7 @@ impl Authenticator {
     /// The `WWW-Authenticate` challenge for 401 answers (RFC 6750 section 3, RFC 7617).
     pub fn challenge(&self) -> &'static str {
         match self {
-            Authenticator::Jwt(_) => "Bearer realm=\"bizgraph\"",
+            Authenticator::Jwt { .. } => "Bearer realm=\"bizgraph\"",
             Authenticator::Development(_) => "Basic realm=\"bizgraph (development users)\"",
         }
     }
@@ -227,11 +260,16 @@ impl Authenticator {
             .map(|(scheme, rest)| (scheme, rest.trim()))
             .unwrap_or((authorization, ""));
         match self {
-            Authenticator::Jwt(verifier) => {
+            Authenticator::Jwt {
+                verifier,
+                admin_scope,
+            } => {
                 if !scheme.eq_ignore_ascii_case("bearer") {
                     return Err(AuthError::Scheme { expected: "Bearer" });
                 }
-                Ok(Caller::from(verifier.verify(credentials).await?))
+                let mut caller = Caller::from(verifier.verify(credentials).await?);
+                caller.admin = has_scope(&caller.claims, admin_scope);
+                Ok(caller)
             }
             Authenticator::Development(users) => {
                 if !scheme.eq_ignore_ascii_case("basic") {
@@ -264,4 +302,33 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
         .zip(right)
         .fold(0u8, |acc, (a, b)| acc | (a ^ b))
         == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(scope: Value) -> Map<String, Value> {
+        let mut claims = Map::new();
+        claims.insert("scope".into(), scope);
+        claims
+    }
+
+    #[test]
+    fn admin_scope_matches_exactly_or_behind_the_application_prefix() {
+        let check = |scope: Value, wanted: &str| has_scope(&claims(scope), wanted);
+        let xsuaa = serde_json::json!(["openid", "bizgraph!t42.bizgraph.admin"]);
+        assert!(check(xsuaa.clone(), "bizgraph.admin"));
+        assert!(check(xsuaa.clone(), "bizgraph!t42.bizgraph.admin"));
+        assert!(check(
+            Value::from("openid bizgraph.admin"),
+            "bizgraph.admin"
+        ));
+        // A scope that merely ends in the same letters is another scope.
+        assert!(!check(Value::from("notbizgraph.admin"), "bizgraph.admin"));
+        assert!(!check(xsuaa, "admin.other"));
+        assert!(!check(serde_json::json!(["openid"]), "bizgraph.admin"));
+        assert!(!check(Value::from("bizgraph.admin"), ""));
+        assert!(!has_scope(&Map::new(), "bizgraph.admin"));
+    }
 }

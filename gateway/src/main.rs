@@ -293,6 +293,12 @@ fn demo(listen: std::net::SocketAddr) -> anyhow::Result<std::process::ExitCode> 
         let query = serde_json::json!({ "query": bizgraph_gateway::demo::TRY_QUERY });
         println!("bizgraph demo: GraphQL at http://{address}/graphql (open it in a browser)");
         println!("users: {}", users.join(", "));
+        let admin = bizgraph_gateway::demo::USERS[0];
+        println!(
+            "  {name} is the administrator: curl -s -X POST -u {name}:{password} http://{address}/admin/refresh",
+            name = admin.name,
+            password = admin.password
+        );
         println!("try:");
         println!(
             "  curl -s -u alice:alice -H 'content-type: application/json' http://{address}/graphql -d '{query}'"

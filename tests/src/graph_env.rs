@@ -251,6 +251,7 @@ password = "bob-pw"
 [[identity.users]]
 name = "admin"
 password = "admin-pw"
+admin = true
 "#
     );
     if let Some(proxy) = &options.proxy {

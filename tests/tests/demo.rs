@@ -226,6 +226,15 @@ async fn refreshing_the_graph_drops_no_request() {
         .await
         .expect("answers");
     assert_eq!(unauthenticated.status(), 401, "refresh needs a caller");
+    let not_admin = client
+        .post(format!("{}/admin/refresh", demo.url))
+        .basic_auth("bob", Some("bob"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(not_admin.status(), 403, "refresh needs an administrator");
+    let body: Value = not_admin.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "FORBIDDEN", "{body}");
 }
 
 #[tokio::test]

@@ -281,7 +281,7 @@ async fn a_broken_metadata_leaves_its_source_out_until_a_refresh_after_the_repai
 
     // Repaired and refreshed: the source is back, with its joins.
     standin.broken.store(false, Ordering::SeqCst);
-    let (status, report) = env.post("admin/refresh", ALICE).await?;
+    let (status, report) = env.post("admin/refresh", ADMIN).await?;
     assert_eq!(status, 200, "{report:#}");
     assert_eq!(report["ready"], true, "{report:#}");
     let (status, ready) = env.get("readyz", ALICE).await?;

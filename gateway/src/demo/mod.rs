@@ -52,6 +52,7 @@ pub struct DemoUser {
 }
 
 /// The demo users: `alice` sees region `EU`, `bob` region `US`; products are visible to both.
+/// In the gateway's settings `alice` is the administrator (`POST /admin/refresh`).
 pub const USERS: &[DemoUser] = &[
     DemoUser {
         name: "alice",
@@ -150,12 +151,17 @@ pub fn gateway_config(backends: &DemoBackends, listen: std::net::SocketAddr) -> 
         { "Name": "S4_METADATA", "URL": s4, "Authentication": "BasicAuthentication", "User": technical.name, "Password": technical.password, "ProxyType": "Internet" },
         { "Name": "CRM_METADATA", "URL": crm, "Authentication": "BasicAuthentication", "User": technical.name, "Password": technical.password, "ProxyType": "Internet" },
     ]);
+    // The first user (alice) is also the administrator, so that the demo can show
+    // `POST /admin/refresh`; the others may not refresh.
     let users: String = USERS
         .iter()
-        .map(|user| {
+        .enumerate()
+        .map(|(index, user)| {
             format!(
-                "[[identity.users]]\nname = \"{}\"\npassword = \"{}\"\n",
-                user.name, user.password
+                "[[identity.users]]\nname = \"{}\"\npassword = \"{}\"\nadmin = {}\n",
+                user.name,
+                user.password,
+                index == 0
             )
         })
         .collect();
