@@ -1634,7 +1634,8 @@ impl Context<'_> {
             };
         }
         if let Some(span) = options.search {
-            args.search = Some(search(span)?);
+            let dialect = self.graph.services[self.graph.entities[entity_id].service].dialect;
+            args.search = Some(search(span, dialect)?);
         }
         let selection = self.selection(entity_id, options)?;
         Ok((args, selection))
@@ -2164,13 +2165,19 @@ fn number_option(span: Span<'_>, option: SystemOption) -> Result<u32, UrlError> 
 
 /// `$search` (URL 4.01, "System Query Option $search"): words and `"phrases"`, kept as one text that the planner
 /// hands to the backend as one phrase (v4) or as SAP's free text (v2). The boolean operators
-/// `AND`, `OR`, `NOT` and parentheses would be lost that way, so they are refused.
-fn search(span: Span<'_>) -> Result<String, UrlError> {
+/// `AND`, `OR`, `NOT` and parentheses would be lost that way, so they are refused; so are several
+/// terms for a v4 backend: `big deal` means `big AND deal` (ABNF `searchExpr`, terms joined by
+/// `RWS` are an implicit `AND`), which one phrase would narrow to the words side by side. SAP's v2
+/// `search` has no syntax of its own (the service interprets the text), so there the words go
+/// as they are.
+fn search(span: Span<'_>, dialect: Dialect) -> Result<String, UrlError> {
     let span = span.trim();
     if span.is_empty() {
         return Err(span.error(BAD_REQUEST, code::SYNTAX, "$search is empty"));
     }
     let mut words: Vec<String> = Vec::new();
+    // Where each term starts and ends, to name the one refused.
+    let mut starts: Vec<(usize, usize)> = Vec::new();
     let mut at = span.from;
     while at < span.to {
         let Some(c) = span.src.char(at) else { break };
@@ -2210,6 +2217,7 @@ fn search(span: Span<'_>) -> Result<String, UrlError> {
                     }
                 }
                 words.push(phrase);
+                starts.push((start, at));
             }
             '(' | ')' => {
                 return Err(span.src.error(
@@ -2238,8 +2246,24 @@ fn search(span: Span<'_>) -> Result<String, UrlError> {
                     ));
                 }
                 words.push(word);
+                starts.push((start, at));
             }
         }
+    }
+    if dialect == Dialect::V4
+        && let Some(&(start, end)) = starts.get(1)
+    {
+        return Err(span.src.error(
+            start,
+            end,
+            NOT_IMPLEMENTED,
+            code::NOT_IMPLEMENTED,
+            format!(
+                "several search terms mean all of them ({}), which this backend cannot be asked; \
+                 search for one word or one \"phrase\"",
+                words.join(" AND ")
+            ),
+        ));
     }
     Ok(words.join(" "))
 }

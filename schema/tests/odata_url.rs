@@ -244,8 +244,8 @@ const CASES: &[(&str, &str)] = &[
      "Opportunities?$select=ID&$orderby=amount%20desc,title%20asc&$top=1000"),
     ("crm:Opportunities?$select=ID&$top=5&$skip=10&$count=true",
      "Opportunities?$select=ID&$top=5&$skip=10&$count=true"),
-    ("crm:Opportunities?$select=ID&$search=big deal",
-     "Opportunities?$select=ID&$top=1000&$search=%22big%20deal%22"),
+    ("crm:Opportunities?$select=ID&$search=big",
+     "Opportunities?$select=ID&$top=1000&$search=%22big%22"),
     ("crm:Opportunities?$select=ID&$search=\"big deal\"",
      "Opportunities?$select=ID&$top=1000&$search=%22big%20deal%22"),
     ("crm:Notes?$select=*",
@@ -324,6 +324,9 @@ const CASES: &[(&str, &str)] = &[
      "A_SalesOrder?$select=SalesOrder&$orderby=Amount%20desc&$top=5&$skip=10&$inlinecount=allpages"),
     ("sap.s4:A_BusinessPartner?$select=Name&$search=Acme",
      "A_BusinessPartner?$select=BusinessPartner,Name&$top=1000&search=Acme"),
+    // SAP's v2 `search` is free text the service interprets: several words go as they are.
+    ("sap.s4:A_BusinessPartner?$select=Name&$search=big deal",
+     "A_BusinessPartner?$select=BusinessPartner,Name&$top=1000&search=big%20deal"),
     ("sap.s4:A_SalesOrder?$select=SalesOrder&$expand=to_Partner($select=Name),to_Item($select=Quantity)",
      "A_SalesOrder?$select=SalesOrder,to_Partner%2FBusinessPartner,to_Partner%2FName,to_Item%2FSalesOrder,to_Item%2FSalesOrderItem,to_Item%2FQuantity&$expand=to_Partner,to_Item&$top=1000"),
     ("sap.s4:A_SalesOrderItem(SalesOrder='1',SalesOrderItem='10')?$select=Quantity",
@@ -437,6 +440,9 @@ const REJECTIONS: &[Rejection] = &[
     ("crm:Opportunities?$filter=partner/Name eq 'x'", 501, "NOT_IMPLEMENTED", Some("$filter"), "partner", 0),
     ("crm:Opportunities?$apply=groupby((ID))", 501, "NOT_IMPLEMENTED", Some("$apply"), "$apply", 0),
     ("crm:Opportunities?$search=a OR b", 501, "NOT_IMPLEMENTED", Some("$search"), "OR", 2),
+    // `big deal` is `big AND deal`; one phrase would mean less, so it is not sent as one.
+    ("crm:Opportunities?$search=big deal", 501, "NOT_IMPLEMENTED", Some("$search"), "deal", 4),
+    ("crm:Opportunities?$search=\"big deal\" x", 501, "NOT_IMPLEMENTED", Some("$search"), "x", 11),
     ("crm:Opportunities?$expand=notes($levels=2)", 501, "NOT_IMPLEMENTED", Some("$expand"), "$levels", 6),
     ("sap.s4:orderCount", 501, "NOT_IMPLEMENTED", None, "orderCount", 0),
 ];
