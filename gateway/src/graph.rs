@@ -3,7 +3,10 @@
 //! replaces atomically. Requests in flight keep the generation they started with.
 //!
 //! A service whose `$metadata` cannot be fetched or parsed is reported and left out; its data
-//! source serves with the services that loaded (degraded), or not at all when none did.
+//! source serves with the services that loaded (degraded), or not at all when none did. A
+//! service that loaded before keeps serving with its last good `$metadata` instead (stale; its
+//! source degraded), so that a backend restarting during a refresh does not take its namespace
+//! out of the schema.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -48,7 +51,8 @@ pub struct Generation {
 pub enum SourceHealth {
     /// Every service loaded.
     Ready,
-    /// Some services failed; the others serve.
+    /// Some services failed, or serve with the `$metadata` of an earlier load because their
+    /// latest fetch failed (stale); the others serve.
     Degraded,
     /// No service loaded; the namespace is missing from the schema.
     Failed,
@@ -65,29 +69,84 @@ pub struct SourceState {
     pub services: Vec<ServiceState>,
 }
 
-/// A service's state.
-#[derive(Debug, Clone, Serialize)]
+/// A service's state. Serialized (for `/readyz` and refresh reports) with a `state` of
+/// `ready`, `stale` (serving with the `$metadata` of an earlier load, `error` says why the
+/// latest fetch failed) or `failed`.
+#[derive(Debug, Clone)]
 pub struct ServiceState {
     /// The destination.
     pub destination: String,
     /// Service path.
     pub path: String,
     /// The `$metadata` URL when the destination's URL is known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// True when it loaded.
+    /// True when it is in the graph: loaded now, or stale (with `error` set).
     pub ok: bool,
     /// OData version, when loaded.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why it failed, or for a stale service why its latest fetch failed.
     pub error: Option<String>,
     /// Entity sets it contributed.
     pub entity_sets: usize,
     /// Errors the parser found in a document that still loaded.
     pub metadata_errors: usize,
 }
+
+impl ServiceState {
+    /// `ready`, `stale` or `failed`.
+    pub fn health(&self) -> &'static str {
+        match (self.ok, &self.error) {
+            (true, None) => "ready",
+            (true, Some(_)) => "stale",
+            (false, _) => "failed",
+        }
+    }
+}
+
+impl Serialize for ServiceState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            destination: &'a str,
+            path: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            url: Option<&'a str>,
+            state: &'static str,
+            ok: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            version: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a str>,
+            entity_sets: usize,
+            metadata_errors: usize,
+        }
+        Report {
+            destination: &self.destination,
+            path: &self.path,
+            url: self.url.as_deref(),
+            state: self.health(),
+            ok: self.ok,
+            version: self.version.as_deref(),
+            error: self.error.as_deref(),
+            entity_sets: self.entity_sets,
+            metadata_errors: self.metadata_errors,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// The last `$metadata` of a service that fetched and parsed, kept for the loads after it.
+#[derive(Debug)]
+struct LastGood {
+    metadata: Arc<Metadata>,
+    version: String,
+    metadata_errors: usize,
+    loaded_at: SystemTime,
+}
+
+/// The last good `$metadata` of every configured service, by data source and service index
+/// (the settings do not change while the runtime lives).
+type Retained = Vec<Vec<Option<Arc<LastGood>>>>;
 
 impl Generation {
     /// True when every data source is ready.
@@ -107,8 +166,9 @@ pub struct GraphRuntime {
     current: RwLock<Arc<Generation>>,
     settings: GraphSettings,
     /// Serializes refreshes: a caller waits for the running one, then reloads only if no load
-    /// started after it asked (see [`GraphRuntime::refresh`]).
-    refreshing: Mutex<()>,
+    /// started after it asked (see [`GraphRuntime::refresh`]). Holds each service's last good
+    /// `$metadata`, which only loads touch.
+    refreshing: Mutex<Retained>,
     /// Loads started so far; a refresh notes it when asked, to tell a load that started later.
     loads_started: AtomicU64,
 }
@@ -133,7 +193,7 @@ impl GraphRuntime {
         GraphRuntime {
             current: RwLock::new(Arc::new(generation)),
             settings,
-            refreshing: Mutex::new(()),
+            refreshing: Mutex::new(Vec::new()),
             loads_started: AtomicU64::new(0),
         }
     }
@@ -152,13 +212,13 @@ impl GraphRuntime {
     /// another, so that a burst of requests costs at most one load beyond the running one.
     pub async fn refresh(&self, upstream: &Upstream) -> Arc<Generation> {
         let asked = self.loads_started.load(Ordering::SeqCst);
-        let _running = self.refreshing.lock().await;
+        let mut retained = self.refreshing.lock().await;
         if self.loads_started.load(Ordering::SeqCst) > asked {
             // Started after this call asked and, as the lock is ours now, finished.
             return self.current();
         }
         self.loads_started.fetch_add(1, Ordering::SeqCst);
-        let generation = Arc::new(load_generation(&self.settings, upstream).await);
+        let generation = Arc::new(load(&self.settings, upstream, &mut retained).await);
         match self.current.write() {
             Ok(mut guard) => *guard = generation.clone(),
             Err(poisoned) => *poisoned.into_inner() = generation.clone(),
@@ -181,6 +241,20 @@ impl GraphRuntime {
 /// Fetches, parses and composes everything the settings name. Never fails: what cannot load
 /// is reported in the generation's source states.
 pub async fn load_generation(settings: &GraphSettings, upstream: &Upstream) -> Generation {
+    load(settings, upstream, &mut Vec::new()).await
+}
+
+/// [`load_generation`], composing a service whose fetch fails with its `$metadata` in
+/// `retained` when there is one (reported stale), and keeping every fresh one there.
+async fn load(
+    settings: &GraphSettings,
+    upstream: &Upstream,
+    retained: &mut Retained,
+) -> Generation {
+    retained.resize_with(settings.data_sources.len(), Vec::new);
+    for (kept, source) in retained.iter_mut().zip(&settings.data_sources) {
+        kept.resize_with(source.services.len(), || None);
+    }
     let timeout = Duration::from_secs(settings.metadata_timeout_seconds.max(1));
     let mut fetches = Vec::new();
     for source in &settings.data_sources {
@@ -213,11 +287,14 @@ pub async fn load_generation(settings: &GraphSettings, upstream: &Upstream) -> G
     }
     let answers = join_all(fetches).await;
     let mut answers = answers.into_iter();
-    let mut loaded: Vec<(usize, Vec<(usize, Metadata)>)> = Vec::new();
+    // Per data source (by index), the services (by index) in the graph with their metadata.
+    type Loaded = Vec<(usize, Arc<Metadata>)>;
+    let mut loaded: Vec<(usize, Loaded)> = Vec::new();
     let mut states = Vec::new();
     for (source_index, source) in settings.data_sources.iter().enumerate() {
         let mut services = Vec::new();
         let mut ok = Vec::new();
+        let mut stale = 0;
         for (service_index, service) in source.services.iter().enumerate() {
             let Some((answer, url)) = answers.next() else {
                 break;
@@ -243,6 +320,7 @@ pub async fn load_generation(settings: &GraphSettings, upstream: &Upstream) -> G
                 entity_sets: 0,
                 metadata_errors: 0,
             };
+            let kept = &mut retained[source_index][service_index];
             match outcome {
                 Ok(parsed) => {
                     state.ok = true;
@@ -252,7 +330,33 @@ pub async fn load_generation(settings: &GraphSettings, upstream: &Upstream) -> G
                         .iter()
                         .filter(|d| d.severity == Severity::Error)
                         .count();
-                    ok.push((service_index, parsed.metadata));
+                    let metadata = Arc::new(parsed.metadata);
+                    *kept = Some(Arc::new(LastGood {
+                        metadata: metadata.clone(),
+                        version: state.version.clone().unwrap_or_default(),
+                        metadata_errors: state.metadata_errors,
+                        loaded_at: SystemTime::now(),
+                    }));
+                    ok.push((service_index, metadata));
+                }
+                Err(error) if kept.is_some() => {
+                    let last = kept.as_ref().expect("checked above");
+                    tracing::warn!(
+                        source = %source.name,
+                        destination = %service.destination,
+                        path = %service.path,
+                        error = %error,
+                        "service serves its last good metadata"
+                    );
+                    state.ok = true;
+                    state.version = Some(last.version.clone());
+                    state.metadata_errors = last.metadata_errors;
+                    state.error = Some(format!(
+                        "stale: serving the $metadata loaded at {}; the latest fetch failed: {error}",
+                        timestamp(last.loaded_at)
+                    ));
+                    stale += 1;
+                    ok.push((service_index, last.metadata.clone()));
                 }
                 Err(error) => {
                     tracing::warn!(
@@ -267,7 +371,7 @@ pub async fn load_generation(settings: &GraphSettings, upstream: &Upstream) -> G
             }
             services.push(state);
         }
-        let health = if ok.len() == source.services.len() {
+        let health = if ok.len() == source.services.len() && stale == 0 {
             SourceHealth::Ready
         } else if ok.is_empty() {
             SourceHealth::Failed
@@ -296,7 +400,7 @@ pub async fn load_generation(settings: &GraphSettings, upstream: &Upstream) -> G
                         ServiceInput {
                             destination: &service.destination,
                             path: &service.path,
-                            metadata,
+                            metadata: metadata.as_ref(),
                         }
                     })
                     .collect(),
@@ -371,6 +475,20 @@ pub async fn load_generation(settings: &GraphSettings, upstream: &Upstream) -> G
         limits,
         loaded: true,
     }
+}
+
+/// An instant as `2024-05-01T10:00:00.250Z`, for reports.
+fn timestamp(at: SystemTime) -> String {
+    let millis = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    i64::try_from(millis)
+        .ok()
+        .and_then(|millis| bizgraph_schema::temporal::Timestamp::from_epoch_millis(millis, None))
+        .map_or_else(
+            || format!("{millis} ms after 1970"),
+            |stamp| stamp.to_string(),
+        )
 }
 
 fn plan_limits(settings: &GraphSettings) -> PlanLimits {

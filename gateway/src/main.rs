@@ -195,6 +195,11 @@ fn check(config: &Path) -> anyhow::Result<std::process::ExitCode> {
                             String::new()
                         }
                     ),
+                    // In the graph with the `$metadata` of an earlier load (only a runtime
+                    // that loaded before has one).
+                    Some(error) if service.ok => {
+                        println!("  STALE   {} {place}: {error}", service.destination);
+                    }
                     Some(error) => {
                         failed = true;
                         println!("  FAILED  {} {place}: {error}", service.destination);
@@ -293,11 +298,9 @@ fn demo(listen: std::net::SocketAddr) -> anyhow::Result<std::process::ExitCode> 
         let query = serde_json::json!({ "query": bizgraph_gateway::demo::TRY_QUERY });
         println!("bizgraph demo: GraphQL at http://{address}/graphql (open it in a browser)");
         println!("users: {}", users.join(", "));
-        let admin = bizgraph_gateway::demo::USERS[0];
         println!(
-            "  {name} is the administrator: curl -s -X POST -u {name}:{password} http://{address}/admin/refresh",
-            name = admin.name,
-            password = admin.password
+            "  {} is the administrator, who may POST /admin/refresh",
+            bizgraph_gateway::demo::USERS[0].name
         );
         println!("try:");
         println!(

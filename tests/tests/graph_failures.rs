@@ -518,3 +518,84 @@ async fn a_join_level_above_max_join_rows_answers_limit_exceeded_instead_of_cutt
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_refresh_that_cannot_reach_a_working_source_keeps_it_with_its_last_metadata()
+-> anyhow::Result<()> {
+    let mut env = GraphEnv::start("graph-failures-stale", GraphOptions::default()).await?;
+    let (status, ready) = env.get("readyz", ALICE).await?;
+    assert_eq!(status, 200, "{ready:#}");
+
+    // The CRM goes away, then the graph is refreshed.
+    env.crm.stop();
+    let (status, report) = env.post("admin/refresh", ADMIN).await?;
+    assert_eq!(status, 200, "{report:#}");
+    assert_eq!(report["ready"], false, "{report:#}");
+
+    // /readyz says the source is degraded, its service stale, and why.
+    let (status, ready) = env.get("readyz", ALICE).await?;
+    assert_eq!(status, 503, "{ready:#}");
+    let source = |name: &str| {
+        ready["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|source| source["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is reported: {ready:#}"))
+    };
+    let crm = source("crm");
+    assert_eq!(crm["state"], "degraded", "{ready:#}");
+    let service = &crm["services"][0];
+    assert_eq!(service["state"], "stale", "{ready:#}");
+    assert_eq!(service["ok"], true, "{ready:#}");
+    assert_eq!(service["version"], "4.0", "{ready:#}");
+    assert!(
+        service["entity_sets"].as_u64().is_some_and(|sets| sets > 0),
+        "{ready:#}"
+    );
+    let cause = service["error"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("stale")
+            && cause.contains("CRM_TECH")
+            && cause.to_lowercase().contains("connect"),
+        "the cause names the destination and the connection failure: {ready:#}"
+    );
+    assert_eq!(source("sap.s4")["state"], "ready", "{ready:#}");
+
+    // The namespace and the associations into it are still in the schema: its fields fail
+    // because the backend is down, not because the schema forgot them.
+    let answer = env
+        .query(
+            ALICE,
+            "{ crm { Opportunities(top: 1) { nodes { ID } } } }",
+            Value::Null,
+        )
+        .await?;
+    assert_backend_error(
+        &answer,
+        json!(["crm", "Opportunities"]),
+        "BACKEND_UNAVAILABLE",
+        "crm",
+    );
+    let answer = env
+        .query(
+            ALICE,
+            r#"{ sap_s4 { A_BusinessPartner(top: 1, orderBy: {BusinessPartner: asc}) { nodes {
+                BusinessPartner opportunities { nodes { ID } } } } } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        answer["data"]["sap_s4"]["A_BusinessPartner"]["nodes"],
+        json!([{"BusinessPartner": "1000001", "opportunities": null}]),
+        "{answer:#}"
+    );
+    assert_backend_error(
+        &answer,
+        json!(["sap_s4", "A_BusinessPartner", "nodes", 0, "opportunities"]),
+        "BACKEND_UNAVAILABLE",
+        "crm",
+    );
+    Ok(())
+}
