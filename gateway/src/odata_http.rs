@@ -141,11 +141,7 @@ pub struct Format {
 impl Format {
     /// Reads `Accept` and `$format`.
     pub fn from_headers(headers: &HeaderMap) -> Result<Format, ODataError> {
-        let accept = headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json")
-            .to_ascii_lowercase();
+        let accept = accept(headers);
         let json_ok = accept.contains("json") || accept.contains("*/*") || accept.is_empty();
         if !json_ok {
             return Err(ODataError::new(
@@ -154,17 +150,19 @@ impl Format {
                 "this service answers application/json only",
             ));
         }
-        Ok(Format {
+        Ok(Format::read(headers))
+    }
+
+    /// The format the headers ask for, whether or not they accept JSON.
+    fn read(headers: &HeaderMap) -> Format {
+        let accept = accept(headers);
+        Format {
             ieee754: accept.contains("ieee754compatible=true"),
             no_metadata: accept.contains("odata.metadata=none") || accept.contains("metadata=none"),
             full_metadata: accept.contains("odata.metadata=full")
                 || accept.contains("metadata=full"),
-            version_401: headers
-                .get("odata-maxversion")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .is_some_and(|version| version >= 4.01),
-        })
+            version_401: accepts_401(headers),
+        }
     }
 
     /// The format with what the URL's `$format` asked for, which wins over `Accept`.
@@ -195,6 +193,37 @@ impl Format {
             (true, _, true) => "application/json;odata.metadata=none;IEEE754Compatible=true",
         }
     }
+}
+
+/// The `Accept` header, lowercase; `application/json` when there is none.
+fn accept(headers: &HeaderMap) -> String {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_ascii_lowercase()
+}
+
+/// The client accepts OData 4.01 (`OData-MaxVersion: 4.01` or later).
+fn accepts_401(headers: &HeaderMap) -> bool {
+    headers
+        .get("odata-maxversion")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .is_some_and(|version| version >= 4.01)
+}
+
+/// An answer of the endpoint, errors and text answers included, with the version the client
+/// accepts: `OData-Version: 4.01` for a 4.01 client (OData 4.01 part 1, section 8.1.5: the
+/// service answers in the version it chose for the request, the same for every answer).
+pub(crate) fn versioned(headers: &HeaderMap, answer: Result<Response, Response>) -> Response {
+    let mut response = answer.unwrap_or_else(|error| error);
+    if accepts_401(headers)
+        && let Some(version) = response.headers_mut().get_mut("odata-version")
+    {
+        *version = HeaderValue::from_static("4.01");
+    }
+    response
 }
 
 /// A JSON answer with the OData headers.
@@ -319,21 +348,49 @@ pub(crate) fn url_error(error: &bizgraph_schema::odata_url::UrlError) -> ODataEr
 
 /// `GET /odata/v4/<namespace>/<resource>`: reads, and calls of function imports.
 pub async fn resource(
-    State(state): State<Arc<AppState>>,
-    Path((namespace, _rest)): Path<(String, String)>,
+    state: State<Arc<AppState>>,
+    path: Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let caller = authenticate(&state, &headers)
+    let answer = read(state, path, &uri, &headers).await;
+    Ok(versioned(&headers, answer))
+}
+
+/// A path ending in `/$count` (also percent-encoded, `/%24count`).
+fn is_count_path(raw_path: &str) -> bool {
+    let last = raw_path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    last == "$count" || last.eq_ignore_ascii_case("%24count")
+}
+
+async fn read(
+    State(state): State<Arc<AppState>>,
+    Path((namespace, _rest)): Path<(String, String)>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response, Response> {
+    let caller = authenticate(&state, headers)
         .await
         .map_err(IntoResponse::into_response)?;
-    let format = Format::from_headers(&headers)?;
+    // The raw path after `/odata/v4/<namespace>/`, still percent-encoded: keys like `('a%2Fb')`
+    // must be decoded by the parser, once.
+    let (raw_path, query) = crate::odata_write::path_and_query(uri, &namespace);
+    // A count is `text/plain` (OData 4.01 part 1, section 11.2.10): a client may accept only
+    // that.
+    let format = match Format::from_headers(headers) {
+        Ok(format) => format,
+        Err(_) if is_count_path(raw_path) && accept(headers).contains("text/plain") => {
+            Format::read(headers)
+        }
+        Err(error) => return Err(error.into()),
+    };
     let generation = state.graph.current();
     let namespace_id = namespace_of(&generation, &namespace)?;
     let graph = &generation.graph;
-    // The raw path after `/odata/v4/<namespace>/`, still percent-encoded: keys like `('a%2Fb')`
-    // must be decoded by the parser, once.
-    let (raw_path, query) = crate::odata_write::path_and_query(&uri, &namespace);
     if let Some(call) = bizgraph_schema::odata_url::parse_operation(
         graph,
         namespace_id,
@@ -381,7 +438,7 @@ pub async fn resource(
             })?,
         };
         let largest = generation.limits.max_top.saturating_sub(1).max(1);
-        let preferred = prefer_max_page_size(&headers).map(|size| size.clamp(1, largest));
+        let preferred = prefer_max_page_size(headers).map(|size| size.clamp(1, largest));
         let remaining = args.top.map(|top| top.saturating_sub(offset));
         let size = match (remaining, preferred) {
             (None, preferred) => Some(preferred.unwrap_or(largest)),
@@ -463,6 +520,9 @@ pub async fn resource(
         headers.insert("odata-version", HeaderValue::from_static("4.0"));
         return Ok(response);
     }
+    // The entity's ETag as a header too (OData 4.01 part 1, section 11.2: a single entity's
+    // answer carries it, so a client can send it back in `If-Match`).
+    let mut etag = None;
     let body = if single {
         let row = match &value {
             Value::Object(object) if object.contains_key(NODES_KEY) => object
@@ -491,6 +551,7 @@ pub async fn resource(
             )
             .into());
         };
+        etag = row.get(ETAG_KEY).and_then(Value::as_str).map(str::to_owned);
         let mut object = Map::new();
         if !format.no_metadata {
             object.insert("@odata.context".into(), Value::String(entity_context));
@@ -508,7 +569,7 @@ pub async fn resource(
             && rows.len() > size as usize
         {
             rows.truncate(size as usize);
-            next = Some(next_link(&uri, offset + size));
+            next = Some(next_link(uri, offset + size));
         }
         let mut list = Vec::with_capacity(rows.len());
         let mut renderer = Renderer::new(graph, namespace_id, format);
@@ -532,6 +593,9 @@ pub async fn resource(
         Value::Object(object)
     };
     let mut response = json_response(format, &body);
+    if let Some(etag) = etag.and_then(|etag| HeaderValue::from_str(&etag).ok()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
     if let Some(size) = applied_page_size {
         // OData 4.01 part 1, section 8.3.6: a service that applied a preference says so.
         response.headers_mut().insert(

@@ -449,3 +449,44 @@ async fn pages_honour_maxpagesize_with_top_and_skip_tokens_in_any_spelling() {
     assert_eq!(ids, [3, 4, 5], "{rest}");
     assert!(rest.get("@odata.nextLink").is_none(), "{rest}");
 }
+
+#[tokio::test]
+async fn counts_etags_and_errors_answer_as_the_protocol_says() {
+    let env = start().await;
+    // A count is text/plain, and a client may accept only that.
+    let count = env
+        .get("shop/Products/$count", &[("accept", "text/plain")])
+        .await;
+    assert_eq!((count.status, count.text.as_str()), (200, "10"));
+    assert_eq!(count.header("content-type"), Some("text/plain"));
+    // A single entity's ETag is a header as well as `@odata.etag`.
+    let device = env
+        .get(&format!("devices/Devices(Serial=5,Batch={BATCH})"), &[])
+        .await;
+    assert_eq!(device.status, 200, "{}", device.text);
+    assert_eq!(device.header("etag"), Some(r#"W/"'5'""#));
+    assert_eq!(device.json()["@odata.etag"], r#"W/"'5'""#);
+    // A 4.01 client gets 4.01 in every answer: counts and errors too.
+    let v401 = ("odata-maxversion", "4.01");
+    let count = env.get("shop/Products/$count", &[v401]).await;
+    assert_eq!(count.status, 200, "{}", count.text);
+    assert_eq!(count.header("odata-version"), Some("4.01"));
+    let missing = env.get("shop/Nope", &[v401]).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("odata-version"), Some("4.01"));
+    assert_eq!(
+        env.get("shop/Nope", &[]).await.header("odata-version"),
+        Some("4.0")
+    );
+    let refused = env
+        .http
+        .post(env.gateway.url("odata/v4/shop/Nope"))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .header(v401.0, v401.1)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(refused.status(), 404);
+    assert_eq!(refused.headers()["odata-version"], "4.01");
+}
