@@ -1468,7 +1468,8 @@ fn collection_args(
     args.top = count_argument(arguments, "top")?;
     args.skip = count_argument(arguments, "skip")?;
     if let Some(GqlValue::String(search)) = arguments.get("search") {
-        args.search = Some(search.clone());
+        // GraphQL's `search` is one phrase: its text is never read as search syntax.
+        args.search = Some(vec![search.clone()]);
     }
     Ok(args)
 }

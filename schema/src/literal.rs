@@ -249,28 +249,35 @@ pub fn format_key(
     }
 }
 
-/// The `$search` value for a client's search text, unencoded (see [`encode_component`]).
+/// The `$search` value for search terms that must all match, unencoded (see
+/// [`encode_component`]).
 ///
-/// v4: one search phrase, so words like `AND`/`NOT` and parentheses in the text stay text. ABNF 2
+/// v4: each term one search phrase, joined by `AND`, so words like `AND`/`NOT` and parentheses
+/// inside a term stay text. ABNF 2
 /// `searchPhrase = quotation-mark 1*( qchar-no-AMP-DQUOTE / SP ) quotation-mark` where
 /// `qchar-no-AMP-DQUOTE` admits `escape ( escape / quotation-mark )`, so `\` and `"` are escaped
-/// with a backslash. v2: SAP Gateway's `search` custom query option takes plain text, returned
-/// as given.
-pub fn escape_search(dialect: Dialect, text: &str) -> String {
+/// with a backslash. v2: SAP Gateway's `search` custom query option takes plain text: the terms
+/// joined by spaces.
+pub fn escape_search(dialect: Dialect, terms: &[String]) -> String {
     match dialect {
         Dialect::V4 => {
-            let mut phrase = String::with_capacity(text.len() + 2);
-            phrase.push('"');
-            for character in text.chars() {
-                if matches!(character, '"' | '\\') {
-                    phrase.push('\\');
+            let mut expression = String::new();
+            for term in terms {
+                if !expression.is_empty() {
+                    expression.push_str(" AND ");
                 }
-                phrase.push(character);
+                expression.push('"');
+                for character in term.chars() {
+                    if matches!(character, '"' | '\\') {
+                        expression.push('\\');
+                    }
+                    expression.push(character);
+                }
+                expression.push('"');
             }
-            phrase.push('"');
-            phrase
+            expression
         }
-        Dialect::V2 => text.to_owned(),
+        Dialect::V2 => terms.join(" "),
     }
 }
 
@@ -794,10 +801,21 @@ mod tests {
 
     #[test]
     fn search_is_one_phrase_in_v4_and_plain_text_in_v2() {
-        assert_eq!(escape_search(V4, "red bike"), r#""red bike""#);
-        assert_eq!(escape_search(V4, r#"say "hi" \o/"#), r#""say \"hi\" \\o/""#);
-        assert_eq!(escape_search(V4, "NOT (a OR b)"), r#""NOT (a OR b)""#);
-        assert_eq!(escape_search(V2, "red bike"), "red bike");
+        let terms = |terms: &[&str]| terms.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert_eq!(escape_search(V4, &terms(&["red bike"])), r#""red bike""#);
+        assert_eq!(
+            escape_search(V4, &terms(&[r#"say "hi" \o/"#])),
+            r#""say \"hi\" \\o/""#
+        );
+        assert_eq!(
+            escape_search(V4, &terms(&["NOT (a OR b)"])),
+            r#""NOT (a OR b)""#
+        );
+        assert_eq!(
+            escape_search(V4, &terms(&["red", "bike OR car"])),
+            r#""red" AND "bike OR car""#
+        );
+        assert_eq!(escape_search(V2, &terms(&["red", "bike"])), "red bike");
     }
 
     #[test]

@@ -1634,8 +1634,7 @@ impl Context<'_> {
             };
         }
         if let Some(span) = options.search {
-            let dialect = self.graph.services[self.graph.entities[entity_id].service].dialect;
-            args.search = Some(search(span, dialect)?);
+            args.search = Some(search(span)?);
         }
         let selection = self.selection(entity_id, options)?;
         Ok((args, selection))
@@ -2163,21 +2162,19 @@ fn number_option(span: Span<'_>, option: SystemOption) -> Result<u32, UrlError> 
     })
 }
 
-/// `$search` (URL 4.01, "System Query Option $search"): words and `"phrases"`, kept as one text that the planner
-/// hands to the backend as one phrase (v4) or as SAP's free text (v2). The boolean operators
-/// `AND`, `OR`, `NOT` and parentheses would be lost that way, so they are refused; so are several
-/// terms for a v4 backend: `big deal` means `big AND deal` (ABNF `searchExpr`, terms joined by
-/// `RWS` are an implicit `AND`), which one phrase would narrow to the words side by side. SAP's v2
-/// `search` has no syntax of its own (the service interprets the text), so there the words go
-/// as they are.
-fn search(span: Span<'_>, dialect: Dialect) -> Result<String, UrlError> {
+/// `$search` (URL 4.01, "System Query Option $search"): words and `"phrases"`, all of which must
+/// match: terms side by side are an implicit `AND` (ABNF `searchExpr`), and an explicit `AND`
+/// between two terms says the same. The planner sends the terms as phrases joined by `AND` (v4)
+/// or as SAP's free text (v2). `OR`, `NOT` and parentheses would need more than a list of terms,
+/// so they are refused with 501 rather than changed in meaning.
+fn search(span: Span<'_>) -> Result<Vec<String>, UrlError> {
     let span = span.trim();
     if span.is_empty() {
         return Err(span.error(BAD_REQUEST, code::SYNTAX, "$search is empty"));
     }
     let mut words: Vec<String> = Vec::new();
-    // Where each term starts and ends, to name the one refused.
-    let mut starts: Vec<(usize, usize)> = Vec::new();
+    // An `AND` must stand between two terms.
+    let mut and_at: Option<(usize, usize)> = None;
     let mut at = span.from;
     while at < span.to {
         let Some(c) = span.src.char(at) else { break };
@@ -2217,7 +2214,7 @@ fn search(span: Span<'_>, dialect: Dialect) -> Result<String, UrlError> {
                     }
                 }
                 words.push(phrase);
-                starts.push((start, at));
+                and_at = None;
             }
             '(' | ')' => {
                 return Err(span.src.error(
@@ -2236,36 +2233,47 @@ fn search(span: Span<'_>, dialect: Dialect) -> Result<String, UrlError> {
                     at += 1;
                 }
                 let word = span.src.text(start, at);
-                if matches!(word.as_str(), "AND" | "OR" | "NOT") {
-                    return Err(span.src.error(
-                        start,
-                        at,
-                        NOT_IMPLEMENTED,
-                        code::NOT_IMPLEMENTED,
-                        "search operators are not supported; search for words or one phrase",
-                    ));
+                match word.as_str() {
+                    "AND" if !words.is_empty() && and_at.is_none() => {
+                        and_at = Some((start, at));
+                    }
+                    "AND" => {
+                        return Err(span.src.error(
+                            start,
+                            at,
+                            BAD_REQUEST,
+                            code::SYNTAX,
+                            "AND in $search stands between two search terms",
+                        ));
+                    }
+                    "OR" | "NOT" => {
+                        return Err(span.src.error(
+                            start,
+                            at,
+                            NOT_IMPLEMENTED,
+                            code::NOT_IMPLEMENTED,
+                            "OR and NOT in $search are not supported; search for words and \
+                             \"phrases\", all of which must match",
+                        ));
+                    }
+                    _ => {
+                        words.push(word);
+                        and_at = None;
+                    }
                 }
-                words.push(word);
-                starts.push((start, at));
             }
         }
     }
-    if dialect == Dialect::V4
-        && let Some(&(start, end)) = starts.get(1)
-    {
+    if let Some((start, end)) = and_at {
         return Err(span.src.error(
             start,
             end,
-            NOT_IMPLEMENTED,
-            code::NOT_IMPLEMENTED,
-            format!(
-                "several search terms mean all of them ({}), which this backend cannot be asked; \
-                 search for one word or one \"phrase\"",
-                words.join(" AND ")
-            ),
+            BAD_REQUEST,
+            code::SYNTAX,
+            "AND in $search stands between two search terms",
         ));
     }
-    Ok(words.join(" "))
+    Ok(words)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -446,8 +446,10 @@ impl Planner<'_> {
                 } else if let Some(search) = &args.search {
                     // Unreachable through is_plain() above; kept for clarity of intent.
                     return Err(PlanError::Unsupported(format!(
-                        "{}.{}: search inside an expanded v2 collection ({search})",
-                        entity.set_name, relation.name
+                        "{}.{}: search inside an expanded v2 collection ({})",
+                        entity.set_name,
+                        relation.name,
+                        search.join(" ")
                     )));
                 }
             }

@@ -42,8 +42,8 @@ pub struct CollectionArgs {
     pub top: Option<u32>,
     /// `$skip`.
     pub skip: Option<u32>,
-    /// `$search` text.
-    pub search: Option<String>,
+    /// `$search` terms (words or phrases), all of which must match.
+    pub search: Option<Vec<String>>,
     /// True when the total count is wanted.
     pub count: bool,
     /// True when the entities themselves are wanted (false for a count-only selection).

@@ -246,6 +246,11 @@ const CASES: &[(&str, &str)] = &[
      "Opportunities?$select=ID&$top=5&$skip=10&$count=true"),
     ("crm:Opportunities?$select=ID&$search=big",
      "Opportunities?$select=ID&$top=1000&$search=%22big%22"),
+    // `big deal` is `big AND deal` (ABNF searchExpr): each term a phrase, all of them required.
+    ("crm:Opportunities?$select=ID&$search=big deal",
+     "Opportunities?$select=ID&$top=1000&$search=%22big%22%20AND%20%22deal%22"),
+    ("crm:Opportunities?$select=ID&$search=\"big deal\" AND x",
+     "Opportunities?$select=ID&$top=1000&$search=%22big%20deal%22%20AND%20%22x%22"),
     ("crm:Opportunities?$select=ID&$search=\"big deal\"",
      "Opportunities?$select=ID&$top=1000&$search=%22big%20deal%22"),
     ("crm:Notes?$select=*",
@@ -440,9 +445,8 @@ const REJECTIONS: &[Rejection] = &[
     ("crm:Opportunities?$filter=partner/Name eq 'x'", 501, "NOT_IMPLEMENTED", Some("$filter"), "partner", 0),
     ("crm:Opportunities?$apply=groupby((ID))", 501, "NOT_IMPLEMENTED", Some("$apply"), "$apply", 0),
     ("crm:Opportunities?$search=a OR b", 501, "NOT_IMPLEMENTED", Some("$search"), "OR", 2),
-    // `big deal` is `big AND deal`; one phrase would mean less, so it is not sent as one.
-    ("crm:Opportunities?$search=big deal", 501, "NOT_IMPLEMENTED", Some("$search"), "deal", 4),
-    ("crm:Opportunities?$search=\"big deal\" x", 501, "NOT_IMPLEMENTED", Some("$search"), "x", 11),
+    ("crm:Opportunities?$search=AND big", 400, "SYNTAX_ERROR", Some("$search"), "AND", 0),
+    ("crm:Opportunities?$search=big AND", 400, "SYNTAX_ERROR", Some("$search"), "AND", 4),
     ("crm:Opportunities?$expand=notes($levels=2)", 501, "NOT_IMPLEMENTED", Some("$expand"), "$levels", 6),
     ("sap.s4:orderCount", 501, "NOT_IMPLEMENTED", None, "orderCount", 0),
 ];

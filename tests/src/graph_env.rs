@@ -402,7 +402,13 @@ pub fn strip_control(row: &Map<String, Value>) -> Map<String, Value> {
 /// a zero fraction (`…:43.000Z` and `…:43Z` are the same instant), recursively.
 pub fn comparable(value: &Value) -> Value {
     match value {
-        Value::Number(number) => Value::String(number.to_string()),
+        // JSON numbers compare by value: `5.0` (a v2 Edm.Double) is `5`.
+        Value::Number(number) => Value::String(match number.as_f64() {
+            Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() < 9e15 => {
+                format!("{}", float as i64)
+            }
+            _ => number.to_string(),
+        }),
         Value::String(text) => Value::String(
             match text.strip_suffix('Z').and_then(|t| t.split_once('.')) {
                 Some((head, fraction))

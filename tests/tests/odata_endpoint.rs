@@ -58,11 +58,54 @@ const URLS: &[&str] = &[
     "A_Product?$filter=length(ProductDescription)%20gt%2010&$orderby=Product",
     "A_Product?$filter=Product%20in%20('HT-1000','HT-1001')%20or%20Price%20lt%2010&$orderby=Product",
     "A_SalesOrder/$count",
+    "A_SalesOrder?$filter=to_Item/all(i:i/NetAmount%20gt%20100)&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=month(CreationDate)%20eq%203&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=day(CreationDate)%20lt%2010&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=hour(LastChangeDateTime)%20ge%2012&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=minute(LastChangeDateTime)%20eq%200&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=year(LastChangeDateTime)%20eq%202024&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=round(TotalNetAmount)%20gt%205000&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=ceiling(TotalNetAmount)%20gt%205000&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=trim(TransactionCurrency)%20eq%20'EUR'&$top=3&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=SalesOrder%20eq%20'5000000001'%20or%20(TotalNetAmount%20lt%20500%20and%20TransactionCurrency%20eq%20'EUR')&$orderby=SalesOrder",
+    "A_SalesOrder?$filter=SalesOrder%20eq%20@so&@so='5000000001'",
+    "A_SalesOrder?$expand=to_Item($expand=to_Product($select=Product))&$top=2&$orderby=SalesOrder",
+    "A_SalesOrder?$expand=to_Item($count=true;$top=1)&$top=2&$orderby=SalesOrder",
+    "A_SalesOrder('5000000001')/to_Item?$filter=NetAmount%20gt%20100&$count=true",
+    "A_BusinessPartner?$filter=toupper(BusinessPartnerFullName)%20eq%20'ACME%20CORPORATION'",
+    "A_BusinessPartner?$filter=indexof(BusinessPartnerFullName,'Corp')%20eq%205",
+    "A_BusinessPartner?$filter=substring(BusinessPartnerFullName,1,3)%20eq%20'cme'",
+    "A_BusinessPartner?$filter=concat(BusinessPartnerFullName,'!')%20eq%20'Acme%20Corporation!'",
+    "A_BusinessPartner?$search=Acme&$orderby=BusinessPartner",
+    "A_BusinessPartner?$search=Corporation%20Acme&$orderby=BusinessPartner",
+    "A_Product?$filter=ProductUUID%20ne%20null&$top=2&$orderby=Product",
 ];
 
-/// What only OData v4 can say: a v2 backend answers these with 501 through the endpoint.
-fn v2_cannot(url: &str) -> bool {
-    url.contains("/any(")
+/// Requests CAP does not take as written, beside the form CAP does take that means the same:
+/// system query options without `$` and in any case (OData 4.01, URL Conventions 5).
+const SPELLINGS: &[(&str, &str)] = &[
+    (
+        "A_SalesOrder?top=2&orderby=SalesOrder",
+        "A_SalesOrder?$top=2&$orderby=SalesOrder",
+    ),
+    (
+        "A_SalesOrder?$TOP=2&$OrderBy=SalesOrder%20desc",
+        "A_SalesOrder?$top=2&$orderby=SalesOrder%20desc",
+    ),
+    (
+        "A_SalesOrder?select=SalesOrder&filter=TotalNetAmount%20gt%205000&orderby=SalesOrder",
+        "A_SalesOrder?$select=SalesOrder&$filter=TotalNetAmount%20gt%205000&$orderby=SalesOrder",
+    ),
+];
+
+/// What the v2 backend cannot be asked: lambda operators exist only in OData v4, and the v2
+/// adapter's `$metadata` marks no set `sap:searchable`. Through the endpoint, the v2 backend's
+/// namespace answers these with 501 and an error naming the returned word.
+fn v2_cannot(url: &str) -> Option<&'static str> {
+    ["any", "all"]
+        .into_iter()
+        .find(|operator| url.contains(&format!("/{operator}(")))
+        .or(url.contains("$search=").then_some("search"))
 }
 
 /// An answer without what legitimately differs: context URLs (ours name the composed
@@ -139,9 +182,14 @@ async fn answers_equal_caps_own_odata_v4_answers_over_v4_and_v2_backends() {
         .expect("backends and gateway start");
     let client = reqwest::Client::new();
     let mut compared = 0;
+    let pairs = URLS
+        .iter()
+        .map(|url| (*url, *url))
+        .chain(SPELLINGS.iter().copied());
+    let pairs: Vec<(&str, &str)> = pairs.collect();
     for user in [ALICE, BOB] {
-        for url in URLS {
-            let direct = format!("{}/odata/v4/sales/{url}", env.s4.base_url());
+        for &(url, cap_url) in &pairs {
+            let direct = format!("{}/odata/v4/sales/{cap_url}", env.s4.base_url());
             let (cap_status, cap, cap_text) = get(&client, direct, user).await;
             // Keys of the other region's rows are 404 for this user at CAP: the gateway must
             // answer the same.
@@ -152,10 +200,10 @@ async fn answers_equal_caps_own_odata_v4_answers_over_v4_and_v2_backends() {
             for namespace in ["s4v4", "sap.s4"] {
                 let ours = env.gateway.url(&format!("odata/v4/{namespace}/{url}"));
                 let (status, body, text) = get(&client, ours.to_string(), user).await;
-                if namespace == "sap.s4" && v2_cannot(url) {
+                if let Some(operator) = v2_cannot(url).filter(|_| namespace == "sap.s4") {
                     assert_eq!(status, 501, "{namespace} {url}: {text}");
                     let message = body["error"]["message"].as_str().unwrap_or_default();
-                    assert!(message.contains("any"), "names the operator: {text}");
+                    assert!(message.contains(operator), "names the operator: {text}");
                     continue;
                 }
                 if cap_status == 204 {
@@ -182,7 +230,7 @@ async fn answers_equal_caps_own_odata_v4_answers_over_v4_and_v2_backends() {
                 } else {
                     assert_eq!(
                         normalized(&body),
-                        normalized(&without_unselected_etag_source(url, &cap)),
+                        normalized(&without_unselected_etag_source(cap_url, &cap)),
                         "{namespace} {url} as {}",
                         user.0
                     );
@@ -191,9 +239,11 @@ async fn answers_equal_caps_own_odata_v4_answers_over_v4_and_v2_backends() {
             }
         }
     }
-    assert!(
-        compared >= 2 * (2 * URLS.len() - 1),
-        "{compared} comparisons"
+    let v2_refused = URLS.iter().filter(|url| v2_cannot(url).is_some()).count();
+    assert_eq!(
+        compared,
+        2 * (2 * pairs.len() - v2_refused),
+        "every URL compared for both users and both namespaces"
     );
 }
 

@@ -42,8 +42,8 @@ pub(crate) struct Query {
     pub(crate) select: Option<Selection>,
     pub(crate) expand: Vec<Expand>,
     pub(crate) filter: Option<Expr>,
-    /// Lowercased search term.
-    pub(crate) search: Option<String>,
+    /// Lowercased search terms, all of which must match.
+    pub(crate) search: Option<Vec<String>>,
     pub(crate) orderby: Vec<OrderKey>,
     pub(crate) top: Option<usize>,
     pub(crate) skip: usize,
@@ -80,12 +80,14 @@ impl Query {
             self.filter
                 .as_ref()
                 .is_none_or(|filter| filter.matches(service, store, row))
-                && self.search.as_ref().is_none_or(|term| {
-                    def.properties.iter().enumerate().any(|(p, property)| {
-                        property.kind == Kind::String
-                            && row[p]
-                                .as_str()
-                                .is_some_and(|text| text.to_lowercase().contains(term))
+                && self.search.as_ref().is_none_or(|terms| {
+                    terms.iter().all(|term| {
+                        def.properties.iter().enumerate().any(|(p, property)| {
+                            property.kind == Kind::String
+                                && row[p]
+                                    .as_str()
+                                    .is_some_and(|text| text.to_lowercase().contains(term))
+                        })
                     })
                 })
         });
@@ -210,7 +212,7 @@ pub(crate) fn parse_query(
     apply_common(service, set, &mut query, &option)?;
     match dialect {
         Dialect::V2 => {
-            query.search = option("search").map(str::to_lowercase);
+            query.search = option("search").map(|text| vec![text.to_lowercase()]);
             query.count = match option("$inlinecount") {
                 None | Some("none") => false,
                 Some("allpages") => true,
@@ -223,7 +225,7 @@ pub(crate) fn parse_query(
         }
         Dialect::V4 => {
             query.count = count_v4(option("$count"))?;
-            query.search = option("$search").map(search_term);
+            query.search = option("$search").map(search_terms);
         }
     }
     if let Some(token) = option("$skiptoken") {
@@ -278,13 +280,37 @@ fn count_v4(value: Option<&str>) -> Result<bool, ODataError> {
 }
 
 /// The term of a v4 `$search`: one word or one quoted phrase, matched case-insensitively.
-fn search_term(value: &str) -> String {
-    let value = value.trim();
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value);
-    value.to_lowercase()
+/// The terms of a v4 `$search`: words and `"phrases"`, side by side or joined by `AND`, all of
+/// which must match (the demo knows no `OR` or `NOT`).
+fn search_terms(value: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut chars = value.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut phrase = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => phrase.extend(chars.next()),
+                    other => phrase.push(other),
+                }
+            }
+            terms.push(phrase.to_lowercase());
+        } else {
+            let mut word = String::new();
+            while let Some(&c) = chars.peek().filter(|c| !c.is_whitespace() && **c != '"') {
+                word.push(c);
+                chars.next();
+            }
+            if word != "AND" {
+                terms.push(word.to_lowercase());
+            }
+        }
+    }
+    terms
 }
 
 fn parse_orderby(
@@ -576,6 +602,6 @@ fn nested_v4(service: &'static Service, set: usize, text: &str) -> Result<Query,
     }
     apply_common(service, set, &mut query, &option)?;
     query.count = count_v4(option("$count"))?;
-    query.search = option("$search").map(search_term);
+    query.search = option("$search").map(search_terms);
     Ok(query)
 }
