@@ -41,6 +41,8 @@ struct Inner {
 #[derive(Debug)]
 struct Answer {
     id: Option<String>,
+    /// The change set it answers for, if any.
+    group: Option<String>,
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
@@ -100,6 +102,7 @@ pub async fn batch(
         )
         .into_response();
     }
+    let continue_on_error = prefers_continue_on_error(&headers);
     let authorization = headers.get(header::AUTHORIZATION).cloned();
     let router = crate::server::app(state.clone());
     let generation = state.graph.current();
@@ -110,8 +113,12 @@ pub async fn batch(
         let inner = &requests[index];
         let Some(group) = &inner.group else {
             let answer = dispatch(&router, inner, authorization.as_ref(), None).await;
+            let failed = is_error(&answer);
             answers.push(answer);
             index += 1;
+            if failed && !continue_on_error {
+                break;
+            }
             continue;
         };
         // A change set (its requests are adjacent): all of them run together, and their changes
@@ -158,13 +165,47 @@ pub async fn batch(
                 .nth(cause)
                 .expect("a failed answer");
             answers.push(chosen);
+            if !continue_on_error {
+                break;
+            }
         }
         index = end;
     }
-    match multipart {
+    let mut response = match multipart {
         None => json_answer(&answers),
-        Some(_) => multipart_answer(&answers, &requests),
+        Some(_) => multipart_answer(&answers),
+    };
+    if continue_on_error {
+        response.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("odata.continue-on-error"),
+        );
     }
+    response
+}
+
+/// True for an answer that reports an error (4xx or 5xx).
+fn is_error(answer: &Answer) -> bool {
+    answer.status.is_client_error() || answer.status.is_server_error()
+}
+
+/// `Prefer: odata.continue-on-error` (4.01 also without the `odata.` prefix, with an optional
+/// `=true` or `=false`). Without it, a batch stops at the first request or change set that fails
+/// (OData 4.01 part 1, section 8.2.8.3): later requests may depend on it.
+fn prefers_continue_on_error(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|preference| {
+            let (name, value) = preference
+                .split_once('=')
+                .map_or((preference, "true"), |(name, value)| (name, value));
+            let name = name.trim().to_ascii_lowercase();
+            (name == "odata.continue-on-error" || name == "continue-on-error")
+                && value.trim().eq_ignore_ascii_case("true")
+        })
 }
 
 /// Runs one inner request through the endpoint with the batch's `Authorization`, as a member
@@ -203,6 +244,7 @@ async fn dispatch(
         .unwrap_or_default();
     Answer {
         id: inner.id.clone(),
+        group: inner.group.clone(),
         status,
         headers,
         body,
@@ -472,16 +514,13 @@ fn http_request(text: &str, root: &str) -> Result<Inner, ODataError> {
     })
 }
 
-fn multipart_answer(answers: &[Answer], requests: &[Inner]) -> Response {
+fn multipart_answer(answers: &[Answer]) -> Response {
     let boundary = format!("batch_{}", crate::server::trace_id());
     let mut out = String::new();
     let mut index = 0;
     while index < answers.len() {
         let answer = &answers[index];
-        let group = requests
-            .iter()
-            .find(|r| r.id == answer.id)
-            .and_then(|r| r.group.clone());
+        let group = answer.group.clone();
         out.push_str(&format!("--{boundary}\r\n"));
         match group {
             Some(group) if answer.status.is_success() => {
@@ -490,13 +529,7 @@ fn multipart_answer(answers: &[Answer], requests: &[Inner]) -> Response {
                 out.push_str(&format!(
                     "Content-Type: multipart/mixed; boundary={changeset}\r\n\r\n"
                 ));
-                while index < answers.len()
-                    && requests
-                        .iter()
-                        .find(|r| r.id == answers[index].id)
-                        .and_then(|r| r.group.as_ref())
-                        == Some(&group)
-                {
+                while index < answers.len() && answers[index].group.as_ref() == Some(&group) {
                     out.push_str(&format!("--{changeset}\r\n"));
                     push_http_answer(&mut out, &answers[index]);
                     index += 1;
