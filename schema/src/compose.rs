@@ -823,6 +823,7 @@ impl Composer {
                 nullable: navigation.multiplicity != Multiplicity::One,
                 kind: RelationKind::Navigation,
                 constraints,
+                partner: navigation.partner.as_deref().map(str::to_owned),
             });
         }
     }
@@ -1209,6 +1210,7 @@ impl Composer {
             nullable: true,
             kind: RelationKind::Join { pairs },
             constraints: Vec::new(),
+            partner: None,
         });
     }
 }

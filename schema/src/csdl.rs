@@ -1172,12 +1172,47 @@ fn facets(attributes: &mut Vec<(&'static str, String)>, field: &Field) {
     }
 }
 
-/// A relation's partner: the navigation of the target back to this entity whose
-/// constraints are exactly these, reversed, and for which this one is the only such candidate in
-/// turn (section 8.3 requires partners to name each other). Without constraints, or with several
-/// candidates, nothing proves the inverse, so there is none.
+/// A relation's partner (section 8.3 requires partners to name each other): the target's
+/// navigation the service declares as the partner (v4 `Partner`, the other end of a v2
+/// association), when that one leads back here and declares this one in turn or nothing;
+/// otherwise the navigation of the target back to this entity whose constraints are exactly
+/// these, reversed, and for which this one is the only such candidate in turn. Without either,
+/// nothing proves the inverse, so there is none.
 fn partner(graph: &Graph, entity: EntityId, index: usize) -> Option<usize> {
     let relation = &graph.entities[entity].relations[index];
+    if relation.kind == RelationKind::Navigation
+        && let Some(declared) = &relation.partner
+    {
+        let back = graph.entities[relation.target]
+            .relations
+            .iter()
+            .position(|candidate| {
+                candidate.name == *declared
+                    && candidate.kind == RelationKind::Navigation
+                    && candidate.target == entity
+                    && candidate
+                        .partner
+                        .as_ref()
+                        .is_none_or(|name| *name == relation.name)
+            });
+        if back.is_some() {
+            return back;
+        }
+    }
+    // The other side of a partner declared one way only.
+    if relation.kind == RelationKind::Navigation && relation.partner.is_none() {
+        let back = graph.entities[relation.target]
+            .relations
+            .iter()
+            .position(|candidate| {
+                candidate.kind == RelationKind::Navigation
+                    && candidate.target == entity
+                    && candidate.partner.as_deref() == Some(relation.name.as_str())
+            });
+        if back.is_some() {
+            return back;
+        }
+    }
     let candidates = inverse_candidates(graph, entity, index);
     let [back] = candidates.as_slice() else {
         return None;

@@ -231,6 +231,9 @@ pub struct Relation {
     /// For same-service navigations: (source field, target field) pairs from the referential
     /// constraints, empty when the service declares none.
     pub constraints: Vec<(usize, usize)>,
+    /// For same-service navigations: the target's navigation back, as the service declares it
+    /// (v4 `Partner`, or the other end of a v2 association).
+    pub partner: Option<String>,
 }
 
 /// What a service allows on an entity set (from `sap:` attributes and Capabilities terms).

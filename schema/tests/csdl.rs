@@ -811,3 +811,46 @@ fn names_are_legal_unique_and_the_same_every_time() {
     let again_sets: Vec<&str> = again.entities.iter().map(|e| e.set_name.as_str()).collect();
     assert_eq!(again_sets, sets);
 }
+
+#[test]
+fn v2_associations_without_constraints_still_name_their_partners() {
+    // SAP services often declare associations without a referential constraint; the two ends of
+    // the association are still each other's inverse, and v4 clients learn it from `Partner`.
+    let text = r#"<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">
+<edmx:DataServices m:DataServiceVersion="2.0">
+<Schema Namespace="S" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">
+ <EntityType Name="Header"><Key><PropertyRef Name="Id"/></Key>
+  <Property Name="Id" Type="Edm.String" Nullable="false"/>
+  <NavigationProperty Name="to_Items" Relationship="S.HeaderItems" FromRole="H" ToRole="I"/>
+ </EntityType>
+ <EntityType Name="Item"><Key><PropertyRef Name="Id"/><PropertyRef Name="Pos"/></Key>
+  <Property Name="Id" Type="Edm.String" Nullable="false"/>
+  <Property Name="Pos" Type="Edm.String" Nullable="false"/>
+  <NavigationProperty Name="to_Header" Relationship="S.HeaderItems" FromRole="I" ToRole="H"/>
+  <NavigationProperty Name="to_Alone" Relationship="S.ItemAlone" FromRole="I" ToRole="A"/>
+ </EntityType>
+ <Association Name="HeaderItems"><End Role="H" Type="S.Header" Multiplicity="1"/><End Role="I" Type="S.Item" Multiplicity="*"/></Association>
+ <Association Name="ItemAlone"><End Role="I" Type="S.Item" Multiplicity="*"/><End Role="A" Type="S.Header" Multiplicity="0..1"/></Association>
+ <EntityContainer Name="C" m:IsDefaultEntityContainer="true">
+  <EntitySet Name="Headers" EntityType="S.Header"/>
+  <EntitySet Name="Items" EntityType="S.Item"/>
+  <AssociationSet Name="HI" Association="S.HeaderItems"><End Role="H" EntitySet="Headers"/><End Role="I" EntitySet="Items"/></AssociationSet>
+  <AssociationSet Name="IA" Association="S.ItemAlone"><End Role="I" EntitySet="Items"/><End Role="A" EntitySet="Headers"/></AssociationSet>
+ </EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"#;
+    let metadata = parse_text(text);
+    let graph = compose(&[source("s", &metadata)], &[]).graph;
+    let document = metadata_document(&graph, 0, "/odata/v4/s/");
+    for expected in [
+        "<NavigationProperty Name=\"to_Items\" Type=\"Collection(s.Item)\" Partner=\"to_Header\"/>",
+        "<NavigationProperty Name=\"to_Header\" Type=\"s.Header\" Nullable=\"false\" Partner=\"to_Items\"/>",
+        // An association navigable from one end only has no partner to name.
+        "<NavigationProperty Name=\"to_Alone\" Type=\"s.Header\"/>",
+    ] {
+        assert!(
+            document.contains(expected),
+            "{expected}\nnot in\n{document}"
+        );
+    }
+    reparse("s", &document);
+}
