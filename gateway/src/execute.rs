@@ -423,21 +423,39 @@ impl Executor {
                     self.attach(graph, entity, join, &mut rows, result).await;
                 }
             }
-            for expand in &shape.expands {
-                let key = format!("{RELATION_PREFIX}{}", expand.key);
-                let mut children: Vec<&mut Map<String, Value>> = Vec::new();
-                for row in rows.iter_mut() {
-                    let Some(Value::Object(object)) = row.get_mut(&key) else {
+            if shape.expands.is_empty() {
+                return;
+            }
+            // Each expanded relation is its own part of every row, so the joins below the
+            // expansions go out together rather than one expansion after another.
+            let keys: Vec<String> = shape
+                .expands
+                .iter()
+                .map(|expand| format!("{RELATION_PREFIX}{}", expand.key))
+                .collect();
+            let mut children: Vec<Vec<&mut Map<String, Value>>> =
+                shape.expands.iter().map(|_| Vec::new()).collect();
+            for row in rows.iter_mut() {
+                for (key, value) in row.iter_mut() {
+                    let Some(index) = keys.iter().position(|wanted| wanted == key) else {
                         continue;
                     };
-                    if !expand.many {
-                        children.push(object);
+                    let Value::Object(object) = value else {
+                        continue;
+                    };
+                    if !shape.expands[index].many {
+                        children[index].push(object);
                     } else if let Some(Value::Array(nodes)) = object.get_mut(NODES_KEY) {
-                        children.extend(nodes.iter_mut().filter_map(Value::as_object_mut));
+                        children[index].extend(nodes.iter_mut().filter_map(Value::as_object_mut));
                     }
                 }
-                self.run_joins(graph, &expand.shape, children).await;
             }
+            let runs = shape
+                .expands
+                .iter()
+                .zip(children)
+                .map(|(expand, children)| self.run_joins(graph, &expand.shape, children));
+            crate::graph::join_all(runs.collect()).await;
         })
     }
 
