@@ -82,9 +82,13 @@ run direct -H "$AUTH" "$CAP$DIRECT_PATH"
 run graphql -m POST -H "$AUTH" -H 'content-type: application/json' -d "$BODY" "http://127.0.0.1:$PORT/graphql"
 ODATA='/odata/v4/sap.s4/A_SalesOrder?$select=SalesOrder,SoldToParty,TotalNetAmount,TransactionCurrency,CreationDate&$expand=to_Item($select=SalesOrderItem,Material,RequestedQuantity,NetAmount)&$orderby=SalesOrder%20asc&$top=20'
 run odata -H "$AUTH" -H 'accept: application/json;IEEE754Compatible=true' "http://127.0.0.1:$PORT$ODATA"
-python3 - "$WORK/direct.json.short" "$WORK/graphql.json.short" "$WORK/odata.json.short" <<'PY'
+# The backend again: Node's JIT and SQLite's caches keep warming during the run, so the direct
+# figure the gateway's are compared with is the mean of the first and the last run.
+run direct-again -H "$AUTH" "$CAP$DIRECT_PATH"
+python3 - "$WORK/direct.json.short" "$WORK/direct-again.json.short" "$WORK/graphql.json.short" "$WORK/odata.json.short" <<'PY'
 import json, sys
-d, g, o = (json.load(open(p)) for p in sys.argv[1:4])
+first, last, g, o = (json.load(open(p)) for p in sys.argv[1:5])
+d = {k: (first[k] + last[k]) / 2 for k in ("p50", "p99")}
 for name, x in (("graphql", g), ("odata", o)):
     print(f"added latency, {name}: p50 {(x['p50']-d['p50'])*1000:.2f} ms, p99 {(x['p99']-d['p99'])*1000:.2f} ms")
 PY
