@@ -536,7 +536,7 @@ async fn read(
         let Some(row) = row else {
             // A single-valued navigation to nothing is 204 No Content (OData 4.01 part 1,
             // section 11.2.6); an entity addressed by a key that does not exist is 404.
-            if request.path.navigation.is_some() {
+            if request.path.navigation.is_some() && request.path.navigation_key.is_none() {
                 let mut response = Response::new(Body::empty());
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 response

@@ -54,8 +54,8 @@ pub struct ODataRequest {
     pub through: Option<String>,
 }
 
-/// What the resource path addressed: `Set`, `Set(key)`, `Set(key)/Navigation`, each optionally
-/// followed by `/$count`.
+/// What the resource path addressed: `Set`, `Set(key)`, `Set(key)/Navigation`,
+/// `Set(key)/Navigation(key)`, each but the last optionally followed by `/$count`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResourcePath {
     /// The entity set named first.
@@ -64,6 +64,9 @@ pub struct ResourcePath {
     pub key: Option<Vec<(usize, Value)>>,
     /// The relation followed from that entity: an index into its relations.
     pub navigation: Option<usize>,
+    /// The key of one of the related entities of a to-many navigation, in the target's key
+    /// order (`Orders('1')/to_Item(SalesOrder='1',SalesOrderItem='10')`).
+    pub navigation_key: Option<Vec<(usize, Value)>>,
     /// The path ends in `/$count`.
     pub count: bool,
 }
@@ -80,6 +83,7 @@ impl ResourcePath {
     /// True when the answer is one entity (or nothing): a key, or a to-one navigation.
     pub fn single(&self, graph: &Graph) -> bool {
         match self.navigation {
+            Some(_) if self.navigation_key.is_some() => true,
             Some(relation) => !graph.entities[self.entity].relations[relation].many,
             None => self.key.is_some(),
         }
@@ -1204,6 +1208,7 @@ fn resource_path(
         entity: entity_id,
         key,
         navigation: None,
+        navigation_key: None,
         count: false,
     };
     let mut rest = rest.iter();
@@ -1297,16 +1302,31 @@ fn resource_path(
             )
         });
     };
+    // A key after a collection-valued navigation picks one of the related entities (URL 4.01,
+    // "Addressing Entities"); a single-valued navigation already leads to one.
     if let Some(predicate) = second_predicate {
-        return Err(predicate.error(
-            NOT_IMPLEMENTED,
-            code::NOT_IMPLEMENTED,
-            "a key after a navigation is not supported; address the related entity set directly",
-        ));
+        if !relation.many {
+            return Err(predicate.error(
+                BAD_REQUEST,
+                code::SYNTAX,
+                format!(
+                    "{} leads to a single entity, which takes no key",
+                    relation.name
+                ),
+            ));
+        }
+        path.navigation_key = Some(context.key_predicate(relation.target, predicate)?);
     }
     path.navigation = Some(relation_index);
     match rest.next() {
         None => {}
+        Some(third) if path.navigation_key.is_some() => {
+            return Err(third.error(
+                NOT_IMPLEMENTED,
+                code::NOT_IMPLEMENTED,
+                "paths beyond one navigation are not supported; use $expand",
+            ));
+        }
         Some(third) if third.text() == "$count" && relation.many => path.count = true,
         Some(third) if third.text() == "$count" => {
             return Err(third.error(
@@ -1342,12 +1362,24 @@ fn resource_path(
         && pairs
             .iter()
             .all(|(local, _)| parent_key.iter().any(|(field, _)| field == local));
+    // The related entity named by its own key: its key equalities join the conditions below.
+    let key_conditions: Vec<Filter> = path
+        .navigation_key
+        .iter()
+        .flatten()
+        .map(|(field, value)| Filter::Compare {
+            path: Vec::new(),
+            field: *field,
+            op: CompareOp::Eq,
+            value: value.clone(),
+        })
+        .collect();
     if !keyed && relation.kind == RelationKind::Navigation {
-        let single = !relation.many && !path.count;
+        let single = (!relation.many || path.navigation_key.is_some()) && !path.count;
         return Ok(Resource {
             path,
             key: None,
-            filter: None,
+            filter: all_of(key_conditions),
             single,
             through_parent: Some(parent_key),
         });
@@ -1379,6 +1411,7 @@ fn resource_path(
     let target = &graph.entities[relation.target];
     let mut by_target_key: Option<Vec<(usize, Value)>> = None;
     if !relation.many
+        && key_conditions.is_empty()
         && conditions.len() == target.key.len()
         && target
             .key
@@ -1396,8 +1429,8 @@ fn resource_path(
             })
             .collect();
     }
-    let filter = (by_target_key.is_none()).then(|| {
-        let mut parts: Vec<Filter> = conditions
+    let filter = if by_target_key.is_none() {
+        let parts = conditions
             .into_iter()
             .map(|(field, value)| Filter::Compare {
                 path: Vec::new(),
@@ -1405,14 +1438,12 @@ fn resource_path(
                 op: CompareOp::Eq,
                 value,
             })
-            .collect();
-        if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Filter::And(parts)
-        }
-    });
-    let single = !relation.many && !path.count;
+            .chain(key_conditions);
+        all_of(parts.collect())
+    } else {
+        None
+    };
+    let single = (!relation.many || path.navigation_key.is_some()) && !path.count;
     Ok(Resource {
         path,
         key: by_target_key,
@@ -1420,6 +1451,15 @@ fn resource_path(
         single,
         through_parent: None,
     })
+}
+
+/// The conjunction of `parts`: none is no filter, one is itself.
+fn all_of(mut parts: Vec<Filter>) -> Option<Filter> {
+    match parts.len() {
+        0 => None,
+        1 => Some(parts.remove(0)),
+        _ => Some(Filter::And(parts)),
+    }
 }
 
 /// A path segment's name and the inside of its parentheses, if any.

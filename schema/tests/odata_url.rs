@@ -289,6 +289,10 @@ const CASES: &[(&str, &str)] = &[
      "Opportunities?$select=ID&$filter=ID%20gt%201&$top=0&$count=true"),
     ("crm:Opportunities(1)/notes/$count",
      "Notes?$select=ID&$filter=opportunity_ID%20eq%201&$top=0&$count=true"),
+    // A key after a collection-valued navigation: the related set, narrowed to the parent's
+    // entities and the key.
+    ("crm:Opportunities(1)/notes(0050568D-393C-1EE4-9D8A-6A1A5D2F4E1B)?$select=text",
+     "Notes?$select=ID,text&$filter=(opportunity_ID%20eq%201%20and%20ID%20eq%200050568D-393C-1EE4-9D8A-6A1A5D2F4E1B)&$top=1000"),
     ("crm:Notes(0050568D-393C-1EE4-9D8A-6A1A5D2F4E1B)?$select=text",
      "Notes(0050568D-393C-1EE4-9D8A-6A1A5D2F4E1B)?$select=ID,text"),
     // Navigations the key alone cannot select are read through their parent.
@@ -389,6 +393,7 @@ const REJECTIONS: &[Rejection] = &[
     ("crm:Opportunities?$expand=notes($filter=txt eq 'a')", 400, "UNKNOWN_PROPERTY", Some("$expand"), "txt", 14),
     ("crm:Nope?$top=1", 404, "NOT_FOUND", None, "Nope", 0),
     ("crm:Opportunities(1)/nope", 404, "NOT_FOUND", None, "nope", 17),
+    ("crm:Notes(0050568D-393C-1EE4-9D8A-6A1A5D2F4E1B)/opportunity(1)", 400, "SYNTAX_ERROR", None, "1", 56),
     ("crm:Opportunities?$filter=foo(title) eq 1", 400, "UNKNOWN_FUNCTION", Some("$filter"), "foo", 0),
     // Literals that do not fit.
     ("crm:Opportunities?$filter=amount eq 'abc'", 400, "INVALID_LITERAL", Some("$filter"), "'abc'", 10),

@@ -79,6 +79,12 @@ const URLS: &[&str] = &[
     "A_BusinessPartner?$search=Acme&$orderby=BusinessPartner",
     "A_BusinessPartner?$search=Corporation%20Acme&$orderby=BusinessPartner",
     "A_Product?$filter=ProductUUID%20ne%20null&$top=2&$orderby=Product",
+    // A key after a collection-valued navigation: the related entity, or 404 when the key names
+    // an entity that is not related (or not this user's).
+    "A_SalesOrder('5000000001')/to_Item(SalesOrder='5000000001',SalesOrderItem='10')",
+    "A_SalesOrder('5000000001')/to_Item(SalesOrder='5000000001',SalesOrderItem='10')?$select=NetAmount&$expand=to_Product($select=Product)",
+    "A_SalesOrder('5000000002')/to_Item(SalesOrder='5000000001',SalesOrderItem='10')",
+    "A_BusinessPartner('1000001')/to_SalesOrder('5000000001')?$select=SalesOrder,TotalNetAmount",
 ];
 
 /// Requests CAP does not take as written, beside the form CAP does take that means the same:
