@@ -599,6 +599,13 @@ impl Composer {
             label: property.annotations.label().map(str::to_owned),
             description: property.annotations.description().map(str::to_owned),
             unit,
+            unit_is_currency: match terms {
+                Some(t) if t.iso_currency.is_some() => Some(true),
+                Some(t) if t.unit.is_some() => Some(false),
+                _ => None,
+            }
+            .filter(|_| sap.and_then(|s| s.unit.as_deref()).is_none()),
+            semantics: sap.and_then(|s| s.semantics.as_deref()).map(str::to_owned),
             max_length: match property.facets.max_length {
                 Some(bizgraph_metadata::MaxLength::Length(length)) => Some(length),
                 _ => None,
@@ -973,6 +980,8 @@ impl Composer {
                 label: parameter.annotations.label().map(str::to_owned),
                 description: parameter.annotations.description().map(str::to_owned),
                 unit: None,
+                unit_is_currency: None,
+                semantics: None,
                 max_length: None,
                 precision: parameter.facets.precision,
                 scale: None,

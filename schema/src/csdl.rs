@@ -975,10 +975,12 @@ fn describe(annotations: &mut Vec<Annotation>, label: Option<&str>, description:
 }
 
 /// The unit or currency of an amount (Measures vocabulary): a path when the model names a sibling
-/// property (or a path), the code when it holds a quoted constant (`'EUR'`). The model does not
-/// say whether a unit is a currency: a unit property named like a currency (`Currency`,
-/// `TransactionCurrency`, SAP's `Waers`/`Waerk`/`Cuky`) makes `ISOCurrency`, any other `Unit`. A name
-/// that is no property is left out rather than written as a dangling path.
+/// property (or a path), the code when it holds a quoted constant (`'EUR'`). Whether it is a
+/// currency comes from the service where it says so: v4's own term, or the unit property's
+/// `sap:semantics` (`currency-code`, `unit-of-measure`). Otherwise a unit property named like a
+/// currency (`Currency`, `TransactionCurrency`, SAP's `Waers`/`Waerk`/`Cuky`) makes
+/// `ISOCurrency`, any other `Unit`. A name that is no property is left out rather than written as
+/// a dangling path.
 fn unit_annotation(field: &Field, siblings: &[Field]) -> Option<Annotation> {
     let unit = field.unit.as_deref()?;
     if let Some(code) = unit
@@ -993,10 +995,20 @@ fn unit_annotation(field: &Field, siblings: &[Field]) -> Option<Annotation> {
     if !unit.contains('/') && !siblings.iter().any(|f| f.name == unit) {
         return None;
     }
+    let declared = field.unit_is_currency.or_else(|| {
+        let sibling = siblings.iter().find(|f| f.name == unit)?;
+        match sibling.semantics.as_deref()? {
+            "currency-code" => Some(true),
+            "unit-of-measure" => Some(false),
+            _ => None,
+        }
+    });
     let last = unit.rsplit('/').next().unwrap_or(unit).to_ascii_lowercase();
-    let currency = ["currency", "curr", "waers", "waerk", "cuky"]
-        .iter()
-        .any(|hint| last.contains(hint));
+    let currency = declared.unwrap_or_else(|| {
+        ["currency", "curr", "waers", "waerk", "cuky"]
+            .iter()
+            .any(|hint| last.contains(hint))
+    });
     let term = if currency {
         "Measures.ISOCurrency"
     } else {

@@ -182,6 +182,11 @@ pub struct Field {
     pub description: Option<String>,
     /// The property holding this amount's unit or currency, or a fixed code.
     pub unit: Option<String>,
+    /// Whether [`Field::unit`] is a currency, where the service says so: v4's
+    /// `Measures.ISOCurrency` (true) or `Measures.Unit` (false).
+    pub unit_is_currency: Option<bool>,
+    /// SAP's `sap:semantics` of this property (`currency-code`, `unit-of-measure`, ...).
+    pub semantics: Option<String>,
     /// `MaxLength`.
     pub max_length: Option<u64>,
     /// `Precision`.

@@ -854,3 +854,50 @@ fn v2_associations_without_constraints_still_name_their_partners() {
     }
     reparse("s", &document);
 }
+
+#[test]
+fn currencies_and_units_follow_what_the_service_says() {
+    // `Waehrung` is no currency by name, but the service marks it `currency-code`; v4's own
+    // term decides for `Code`, whatever its name.
+    let v2 = r#"<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xmlns:sap="http://www.sap.com/Protocols/SAPData">
+<edmx:DataServices m:DataServiceVersion="2.0">
+<Schema Namespace="S" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">
+ <EntityType Name="Order"><Key><PropertyRef Name="Id"/></Key>
+  <Property Name="Id" Type="Edm.String" Nullable="false"/>
+  <Property Name="Betrag" Type="Edm.Decimal" Precision="15" Scale="2" sap:unit="Waehrung"/>
+  <Property Name="Waehrung" Type="Edm.String" sap:semantics="currency-code"/>
+  <Property Name="Menge" Type="Edm.Decimal" Precision="13" Scale="3" sap:unit="CurrUnit"/>
+  <Property Name="CurrUnit" Type="Edm.String" sap:semantics="unit-of-measure"/>
+ </EntityType>
+ <EntityContainer Name="C" m:IsDefaultEntityContainer="true"><EntitySet Name="Orders" EntityType="S.Order"/></EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"#;
+    let v4 = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+<edmx:DataServices><Schema Namespace="P" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+ <EntityType Name="Price"><Key><PropertyRef Name="Id"/></Key>
+  <Property Name="Id" Type="Edm.Int32" Nullable="false"/>
+  <Property Name="Value" Type="Edm.Decimal" Scale="2"><Annotation Term="Org.OData.Measures.V1.ISOCurrency" Path="Code"/></Property>
+  <Property Name="Code" Type="Edm.String"/>
+ </EntityType>
+ <EntityContainer Name="C"><EntitySet Name="Prices" EntityType="P.Price"/></EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>"#;
+    let (v2, v4) = (parse_text(v2), parse_text(v4));
+    let graph = compose(&[source("s", &v2), source("p", &v4)], &[]).graph;
+    let s = metadata_document(&graph, 0, "/odata/v4/s/");
+    let p = metadata_document(&graph, 1, "/odata/v4/p/");
+    for (document, expected) in [
+        (
+            &s,
+            "<Annotation Term=\"Measures.ISOCurrency\" Path=\"Waehrung\"/>",
+        ),
+        (&s, "<Annotation Term=\"Measures.Unit\" Path=\"CurrUnit\"/>"),
+        (
+            &p,
+            "<Annotation Term=\"Measures.ISOCurrency\" Path=\"Code\"/>",
+        ),
+    ] {
+        assert!(
+            document.contains(expected),
+            "{expected}\nnot in\n{document}"
+        );
+    }
+}
