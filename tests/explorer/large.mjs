@@ -81,7 +81,10 @@ async function main() {
     check(backend.startsWith('/v1.0/users?$select=id'), 'the backend request is shown', backend);
     const odata = await page.$eval('.read[data-path="msgraph.users"] a.odata-url', (a) => a.dataset.url);
     check(odata.startsWith('odata/v4/msgraph/users?$select=id'), 'so is the /odata/v4 URL', odata);
-    check((await page.textContent('#results')).length > 0, 'the backend\'s failure is reported');
+    // The stand-in serves only `$metadata`: the read fails, and the page says where.
+    const failures = await page.$$eval('#results .errors li', (items) => items.map((li) => li.textContent));
+    check(failures.length > 0 && failures.every((text) => text.includes('at msgraph.users')),
+      'the backend\'s failure is reported at its field', failures);
     await screenshot(page, '04-large-try', '#requests');
 
     equal(problems, [], 'no errors in the browser console');

@@ -56,6 +56,35 @@ fn require_browser() {
     );
 }
 
+/// Asserts that the browser session left its screenshots: PNG files, by the names it printed.
+fn assert_screenshots(run: &NodeRun, suite: &str) {
+    let printed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("screenshot "))
+        .collect();
+    assert!(
+        !printed.is_empty(),
+        "no screenshots taken:\n{}",
+        run.transcript()
+    );
+    let folder = std::fs::canonicalize(artifacts(suite)).expect("the artifacts folder");
+    for path in printed {
+        let path = Path::new(path);
+        assert!(
+            std::fs::canonicalize(path).is_ok_and(|path| path.starts_with(&folder)),
+            "{} is not in the artifacts folder",
+            path.display()
+        );
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{} is not a PNG",
+            path.display()
+        );
+    }
+}
+
 /// A finished `node` run.
 struct NodeRun {
     status: ExitStatus,
@@ -374,6 +403,7 @@ async fn a_user_explores_the_demo_graph_in_a_browser_and_sees_only_their_rows() 
         "explore.mjs finished without its summary:\n{}",
         run.transcript()
     );
+    assert_screenshots(&run, "demo");
 }
 
 // ----- large schemas -----
@@ -484,4 +514,5 @@ services = [{ destination = "HR", path = "/odata/v4/hr" }]
         "large.mjs finished without its summary:\n{}",
         run.transcript()
     );
+    assert_screenshots(&run, "large");
 }
