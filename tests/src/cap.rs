@@ -102,12 +102,26 @@ impl CapBackend {
     /// 30 s) until `$metadata` answers 200 for an authenticated user. Fails with a message naming
     /// `npm ci --prefix tests/backends` when the node modules are missing.
     pub async fn start(app: CapApp) -> anyhow::Result<CapBackend> {
+        Self::start_with_config(app, None).await
+    }
+
+    /// Like [`CapBackend::start`], with CAP configuration merged over the app's own from
+    /// `cds_config` (JSON, CAP's `CDS_CONFIG` variable), e.g.
+    /// `{"query":{"limit":{"max":3}}}` for server-driven paging in pages of 3 rows.
+    pub async fn start_with_config(
+        app: CapApp,
+        cds_config: Option<&str>,
+    ) -> anyhow::Result<CapBackend> {
         let started = Instant::now();
         let dir = backends_dir();
         check_node_modules(&dir)?;
         let http = http_client()?;
 
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        if let Some(config) = cds_config {
+            command.env("CDS_CONFIG", config);
+        }
+        let mut child = command
             .arg(dir.join("server.js"))
             .arg(app.name())
             .arg("--port")

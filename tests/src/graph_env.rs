@@ -57,6 +57,10 @@ pub struct GraphOptions {
     pub extra_sources: String,
     /// Further destinations (JSON objects) for the destinations file.
     pub extra_destinations: Vec<Value>,
+    /// `[graph] metadata_timeout_seconds`.
+    pub metadata_timeout_seconds: u64,
+    /// Further settings sections as TOML (e.g. `[server]`, `[upstream]`), appended last.
+    pub extra_settings: String,
 }
 
 impl Default for GraphOptions {
@@ -69,6 +73,8 @@ impl Default for GraphOptions {
             s4_metadata_url: None,
             extra_sources: String::new(),
             extra_destinations: Vec::new(),
+            metadata_timeout_seconds: 10,
+            extra_settings: String::new(),
         }
     }
 }
@@ -113,7 +119,17 @@ impl GraphEnv {
             CapBackend::start(CapApp::S4),
             CapBackend::start(CapApp::Crm)
         );
-        let (s4, crm) = (s4?, crm?);
+        Self::start_on(test, s4?, crm?, options).await
+    }
+
+    /// Starts the gateway on backends the caller started (e.g. with a CAP configuration of
+    /// their own, see [`CapBackend::start_with_config`]).
+    pub async fn start_on(
+        test: &str,
+        s4: CapBackend,
+        crm: CapBackend,
+        options: GraphOptions,
+    ) -> anyhow::Result<GraphEnv> {
         let dir = scratch_dir(test);
         let gateway = start_gateway(&dir, &s4, &crm, &options).await?;
         Ok(GraphEnv {
@@ -257,7 +273,10 @@ admin = true
     if let Some(proxy) = &options.proxy {
         settings.push_str(&format!("\n[connectivity]\nproxy = \"{proxy}\"\n"));
     }
-    settings.push_str("\n[graph]\nrefresh_interval_seconds = 0\nmetadata_timeout_seconds = 10\n");
+    settings.push_str(&format!(
+        "\n[graph]\nrefresh_interval_seconds = 0\nmetadata_timeout_seconds = {}\n",
+        options.metadata_timeout_seconds
+    ));
     if !options.limits.is_empty() {
         settings.push_str("\n[graph.limits]\n");
         for line in &options.limits {
@@ -299,6 +318,7 @@ multiplicity = "many"
 "#
         ));
     }
+    settings.push_str(&options.extra_settings);
     write_file(dir, "settings.toml", &settings)?;
     let environment = Environment::default();
     Gateway::start(&settings, environment)
