@@ -216,6 +216,12 @@ async fn write_cycle(
         )
         .await?;
     assert_failed(&refused, namespace, "A_SalesOrder_create", "FORBIDDEN", 403);
+    // The error carries the backend's own message (tests/backends/server.js, `guardRegion`).
+    assert_eq!(
+        errors_of(&refused)[0]["extensions"]["backendMessage"],
+        r#"region "US" is not one of the user's regions"#,
+        "{refused:#}"
+    );
     let absent = env.s4.get_json(&order_path(foreign), BOB).await;
     assert!(absent.is_err(), "{absent:?}");
     Ok(())
