@@ -418,6 +418,17 @@ pub fn strip_control(row: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
+/// The data source `name` as a `/readyz` answer reports it.
+pub fn readyz_source(ready: &Value, name: &str) -> Value {
+    ready["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|source| source["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} is reported: {ready:#}"))
+}
+
 /// A value in a form both sides share: JSON numbers as their decimal text, timestamps without
 /// a zero fraction (`…:43.000Z` and `…:43Z` are the same instant), recursively.
 pub fn comparable(value: &Value) -> Value {

@@ -17,7 +17,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use bizgraph_tests::cap::{ADMIN, ALICE};
-use bizgraph_tests::graph_env::{GraphEnv, GraphOptions, errors_of};
+use bizgraph_tests::graph_env::{GraphEnv, GraphOptions, errors_of, readyz_source};
 use serde_json::{Value, json};
 
 /// Asserts the one error of an answer: at `path`, with `code`, from `backend`, with a trace id.
@@ -342,13 +342,7 @@ async fn a_source_behind_a_closed_port_is_reported_and_the_rest_serves() -> anyh
         "the cause names the destination and the connection failure: {ready:#}"
     );
     for name in ["sap.s4", "crm"] {
-        let source = ready["sources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|source| source["name"] == name)
-            .expect("reported");
-        assert_eq!(source["state"], "ready", "{ready:#}");
+        assert_eq!(readyz_source(&ready, name)["state"], "ready", "{ready:#}");
     }
     let data = env
         .data(
@@ -535,15 +529,7 @@ async fn a_refresh_that_cannot_reach_a_working_source_keeps_it_with_its_last_met
     // /readyz says the source is degraded, its service stale, and why.
     let (status, ready) = env.get("readyz", ALICE).await?;
     assert_eq!(status, 503, "{ready:#}");
-    let source = |name: &str| {
-        ready["sources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|source| source["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("{name} is reported: {ready:#}"))
-    };
+    let source = |name: &str| readyz_source(&ready, name);
     let crm = source("crm");
     assert_eq!(crm["state"], "degraded", "{ready:#}");
     let service = &crm["services"][0];

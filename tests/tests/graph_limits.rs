@@ -23,6 +23,7 @@ use axum::routing::{get, post};
 use bizgraph_tests::cap::{ALICE, CapApp, CapBackend};
 use bizgraph_tests::graph_env::{
     GraphEnv, GraphOptions, Protocol, cap_rows, comparable, errors_of, like, post_graphql,
+    readyz_source,
 };
 use bizgraph_tests::standins::http_client_builder;
 use serde_json::{Map, Value, json};
@@ -168,15 +169,7 @@ async fn a_metadata_that_never_answers_is_left_out_after_the_metadata_timeout() 
 
     let (status, ready) = env.get("readyz", ALICE).await?;
     assert_eq!(status, 503, "{ready:#}");
-    let source = |name: &str| {
-        ready["sources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|source| source["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("{name} is reported: {ready:#}"))
-    };
+    let source = |name: &str| readyz_source(&ready, name);
     let stuck = source("stuck");
     assert_eq!(stuck["state"], "failed", "{ready:#}");
     let service = &stuck["services"][0];
