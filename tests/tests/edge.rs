@@ -1,6 +1,7 @@
 //! What callers get at the gateway's edge when something behind it is slow or away: a backend
 //! that never answers ends with 504 after the destination's own timeout, and an identity provider
-//! whose keys cannot be fetched gives 503 rather than a misleading 401.
+//! whose keys cannot be fetched gives 503 rather than a misleading 401, and the administrative
+//! refresh is for callers whose JWT carries the admin scope.
 
 use std::time::{Duration, Instant};
 
@@ -171,5 +172,57 @@ async fn a_read_on_a_connection_the_backend_dropped_is_sent_again_once() -> anyh
         3,
         "one connection per answered request"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_callers_with_the_admin_scope_may_refresh_the_graph() -> anyhow::Result<()> {
+    // Signed JWTs from the test identity provider, verified through its JWKS: XSUAA writes a
+    // scope with the application's name in front, so `bizgraph!t1.bizgraph.admin` is the admin
+    // scope, while a look-alike (`bizgraph.administrator`) and other scopes are not.
+    let idp = Idp::new("https://idp.example.com")?;
+    let jwks = idp.serve_jwks().await?;
+    let dir = keys::scratch_dir("edge-admin");
+    let file = write_file(
+        &dir,
+        "destinations.json",
+        r#"[{"Name": "ANY", "URL": "http://127.0.0.1:9/x"}]"#,
+    )?;
+    let settings = format!(
+        "[destinations]\nfile = \"{file}\"\n[identity.jwt]\njwks_url = \"{}\"\naudiences = [\"bizgraph\"]\n",
+        jwks.url
+    );
+    let gateway = Gateway::start(&settings, Environment::default()).await?;
+    let token = |scopes: &[&str]| {
+        let now = bizgraph_tests::idp::now_secs();
+        idp.token(json!({
+            "iss": idp.issuer(), "aud": ["bizgraph"], "zid": "t1", "user_name": "carol",
+            "sub": "sub-carol", "iat": now, "exp": now + 600, "scope": scopes,
+        }))
+    };
+    let http = http_client()?;
+    let refresh = |token: Option<String>| {
+        let mut request = http.post(gateway.url("admin/refresh"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for (scopes, expected) in [
+        (vec!["bizgraph!t1.bizgraph.admin", "openid"], 200),
+        (vec!["bizgraph.admin"], 200),
+        (vec!["bizgraph!t1.bizgraph.administrator"], 403),
+        (vec!["openid", "bizgraph!t1.Display"], 403),
+        (vec![], 403),
+    ] {
+        let response = refresh(Some(token(&scopes))).await?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await?;
+        assert_eq!(status, expected, "{scopes:?}: {body}");
+        if expected == 403 {
+            assert!(body["error"]["code"].is_string(), "{body}");
+        }
+    }
+    assert_eq!(refresh(None).await?.status().as_u16(), 401);
     Ok(())
 }
