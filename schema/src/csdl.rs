@@ -995,6 +995,21 @@ fn unit_annotation(field: &Field, siblings: &[Field]) -> Option<Annotation> {
     if !unit.contains('/') && !siblings.iter().any(|f| f.name == unit) {
         return None;
     }
+    let term = if unit_is_currency(field, siblings)? {
+        "Measures.ISOCurrency"
+    } else {
+        "Measures.Unit"
+    };
+    Some(Annotation::new(term, Expr::Path(unit.to_owned())))
+}
+
+/// Whether an amount's unit ([`Field::unit`]) is a currency; `None` when it has no unit. See
+/// [`unit_annotation`] for how it is decided.
+pub fn unit_is_currency(field: &Field, siblings: &[Field]) -> Option<bool> {
+    let unit = field.unit.as_deref()?;
+    if unit.starts_with('\'') {
+        return Some(false);
+    }
     let declared = field.unit_is_currency.or_else(|| {
         let sibling = siblings.iter().find(|f| f.name == unit)?;
         match sibling.semantics.as_deref()? {
@@ -1004,17 +1019,11 @@ fn unit_annotation(field: &Field, siblings: &[Field]) -> Option<Annotation> {
         }
     });
     let last = unit.rsplit('/').next().unwrap_or(unit).to_ascii_lowercase();
-    let currency = declared.unwrap_or_else(|| {
+    Some(declared.unwrap_or_else(|| {
         ["currency", "curr", "waers", "waerk", "cuky"]
             .iter()
             .any(|hint| last.contains(hint))
-    });
-    let term = if currency {
-        "Measures.ISOCurrency"
-    } else {
-        "Measures.Unit"
-    };
-    Some(Annotation::new(term, Expr::Path(unit.to_owned())))
+    }))
 }
 
 /// The Capabilities and Core terms of an entity set, each only where it differs from the

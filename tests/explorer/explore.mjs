@@ -139,7 +139,7 @@ async function main() {
     const cells = (name) => page.$eval(`table.properties tr[data-property="${name}"]`,
       (row) => [row.className, ...[...row.cells].map((cell) => cell.textContent)]);
     equal(await cells('Product'), ['key', 'Product', 'Product', 'Edm.String(40)', '✓', '✓', '', '–'], 'the key property, not nullable');
-    equal((await cells('Price')).slice(2, 7), ['Price', 'Edm.Decimal(15,2)', '✓', '✓', 'Currency'], 'Price: its currency property');
+    equal((await cells('Price')).slice(2, 7), ['Price', 'Edm.Decimal(15,2)', '✓', '✓', 'Currency (currency)'], 'Price: its currency property, a currency');
     equal((await cells('NetWeight')).slice(4, 6), ['–', '✓'], 'NetWeight: sap:filterable="false"');
     equal((await cells('ProductDescription')).slice(4, 6), ['✓', '–'], 'ProductDescription: sap:sortable="false"');
     await page.goBack();

@@ -521,7 +521,8 @@
     h('td', { class: 'mono', text: property.type + (property.maxLength ? `(${property.maxLength})` : property.precision !== undefined && property.scale !== undefined ? `(${property.precision},${property.scale})` : '') }),
     h('td', null, check(property.filterable)),
     h('td', null, check(property.sortable)),
-    h('td', { class: 'mono', text: property.unit || '' }),
+    h('td', { class: 'mono', title: property.unitKind || '' }, property.unit || '',
+      property.unitKind ? h('span', { class: 'more', text: ` (${property.unitKind})` }) : null),
     h('td', null, check(property.nullable))));
     fill(document.querySelector('table.properties tbody'), ...propertyRows);
 

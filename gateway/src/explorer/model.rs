@@ -237,7 +237,14 @@ fn entity_json(graph: &Graph, entity: &Entity, name: &str) -> Value {
         .fields
         .iter()
         .enumerate()
-        .map(|(index, field)| field_json(graph, field, entity.key.contains(&index)))
+        .map(|(index, field)| {
+            let mut json = field_json(graph, field, entity.key.contains(&index));
+            // Whether the unit is a currency, decided as the served `$metadata` decides it.
+            if let Some(currency) = bizgraph_schema::csdl::unit_is_currency(field, &entity.fields) {
+                json["unitKind"] = Value::from(if currency { "currency" } else { "unit" });
+            }
+            json
+        })
         .collect();
     let relations: Vec<Value> = entity
         .relations

@@ -196,6 +196,10 @@ fn the_model_lists_sources_with_their_state_and_entities_with_their_fields_and_r
         .find(|p| p["name"] == "Price")
         .expect("Price");
     assert_eq!(price["unit"], "Currency");
+    assert_eq!(
+        price["unitKind"], "currency",
+        "Currency is sap:semantics currency-code"
+    );
     assert_eq!(price["type"], "Edm.Decimal");
     assert_eq!(price["gqlType"], "Decimal");
     let weight = product["properties"]
