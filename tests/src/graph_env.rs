@@ -163,6 +163,22 @@ impl GraphEnv {
         data_of(answer, query)
     }
 
+    /// Asserts that the cross-source association still answers: alice's first opportunity
+    /// (CRM) with its partner (S/4).
+    pub async fn assert_first_opportunity_has_its_partner(&self) -> anyhow::Result<()> {
+        let data = self
+            .data(
+                crate::cap::ALICE,
+                r#"{ crm { Opportunities(top: 1, orderBy: {ID: asc}) { nodes { ID partner { BusinessPartner } } } } }"#,
+            )
+            .await?;
+        assert_eq!(
+            data["crm"]["Opportunities"]["nodes"],
+            serde_json::json!([{"ID": 1, "partner": {"BusinessPartner": "1000001"}}])
+        );
+        Ok(())
+    }
+
     /// Like [`GraphEnv::data`], with variables.
     pub async fn data_with(
         &self,

@@ -58,21 +58,26 @@ async fn a_silent_backend_times_out_after_the_destination_timeout_with_504() -> 
     Ok(())
 }
 
+/// Settings with one destination that goes nowhere and callers verified against `jwks_url`
+/// (audience `bizgraph`).
+fn jwt_settings(scratch: &str, jwks_url: &str) -> anyhow::Result<String> {
+    let file = write_file(
+        &keys::scratch_dir(scratch),
+        "destinations.json",
+        r#"[{"Name": "ANY", "URL": "http://127.0.0.1:9/x"}]"#,
+    )?;
+    Ok(format!(
+        "[destinations]\nfile = \"{file}\"\n[identity.jwt]\njwks_url = \"{jwks_url}\"\naudiences = [\"bizgraph\"]\n"
+    ))
+}
+
 #[tokio::test]
 async fn an_unreachable_identity_provider_gives_503_not_401() -> anyhow::Result<()> {
     // A port that was free a moment ago: nothing answers there.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await?
         .local_addr()?;
-    let dir = keys::scratch_dir("edge-jwks");
-    let file = write_file(
-        &dir,
-        "destinations.json",
-        r#"[{"Name": "ANY", "URL": "http://127.0.0.1:9/x"}]"#,
-    )?;
-    let settings = format!(
-        "[destinations]\nfile = \"{file}\"\n[identity.jwt]\njwks_url = \"http://{closed}/token_keys\"\n"
-    );
+    let settings = jwt_settings("edge-jwks", &format!("http://{closed}/token_keys"))?;
     let gateway = Gateway::start(&settings, Environment::default()).await?;
     let jwt = Idp::new("https://idp.example.com")?.user_token("t", "alice", "bizgraph", 600);
     let response = http_client()?
@@ -182,16 +187,7 @@ async fn only_callers_with_the_admin_scope_may_refresh_the_graph() -> anyhow::Re
     // scope, while a look-alike (`bizgraph.administrator`) and other scopes are not.
     let idp = Idp::new("https://idp.example.com")?;
     let jwks = idp.serve_jwks().await?;
-    let dir = keys::scratch_dir("edge-admin");
-    let file = write_file(
-        &dir,
-        "destinations.json",
-        r#"[{"Name": "ANY", "URL": "http://127.0.0.1:9/x"}]"#,
-    )?;
-    let settings = format!(
-        "[destinations]\nfile = \"{file}\"\n[identity.jwt]\njwks_url = \"{}\"\naudiences = [\"bizgraph\"]\n",
-        jwks.url
-    );
+    let settings = jwt_settings("edge-admin", jwks.url.as_str())?;
     let gateway = Gateway::start(&settings, Environment::default()).await?;
     let token = |scopes: &[&str]| {
         let now = bizgraph_tests::idp::now_secs();

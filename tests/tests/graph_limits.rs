@@ -182,16 +182,7 @@ async fn a_metadata_that_never_answers_is_left_out_after_the_metadata_timeout() 
     assert_eq!(source("sap.s4")["state"], "ready", "{ready:#}");
     assert_eq!(source("crm")["state"], "ready", "{ready:#}");
 
-    let data = env
-        .data(
-            ALICE,
-            r#"{ crm { Opportunities(top: 1, orderBy: {ID: asc}) { nodes { ID partner { BusinessPartner } } } } }"#,
-        )
-        .await?;
-    assert_eq!(
-        data["crm"]["Opportunities"]["nodes"],
-        json!([{"ID": 1, "partner": {"BusinessPartner": "1000001"}}])
-    );
+    env.assert_first_opportunity_has_its_partner().await?;
     let answer = env
         .query(ALICE, "{ stuck { Items { nodes { ID } } } }", Value::Null)
         .await?;
