@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bizgraph_schema::edm::EdmType;
 use bizgraph_schema::execute::{
@@ -213,14 +214,13 @@ fn accepts_401(headers: &HeaderMap) -> bool {
         .is_some_and(|version| version >= 4.01)
 }
 
-/// An answer of the endpoint, errors and text answers included, with the version the client
-/// accepts: `OData-Version: 4.01` for a 4.01 client (OData 4.01 part 1, section 8.1.5: the
-/// service answers in the version it chose for the request, the same for every answer).
-pub(crate) fn versioned(headers: &HeaderMap, answer: Result<Response, Response>) -> Response {
-    let mut response = answer.unwrap_or_else(|error| error);
-    if accepts_401(headers)
-        && let Some(version) = response.headers_mut().get_mut("odata-version")
-    {
+/// Middleware of every endpoint route: each answer, errors and text answers included, says the
+/// version the client accepts, `OData-Version: 4.01` for a 4.01 client (OData 4.01 part 1,
+/// section 8.1.5: the service answers in the version it chose for the request).
+pub(crate) async fn versioned(request: axum::extract::Request, next: Next) -> Response {
+    let accepts = accepts_401(request.headers());
+    let mut response = next.run(request).await;
+    if accepts && let Some(version) = response.headers_mut().get_mut("odata-version") {
         *version = HeaderValue::from_static("4.01");
     }
     response
@@ -353,8 +353,7 @@ pub async fn resource(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let answer = read(state, path, &uri, &headers).await;
-    Ok(versioned(&headers, answer))
+    read(state, path, &uri, &headers).await
 }
 
 /// A path ending in `/$count` (also percent-encoded, `/%24count`).

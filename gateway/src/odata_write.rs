@@ -38,25 +38,13 @@ use crate::graph::Generation;
 use crate::identity::Caller;
 use crate::odata_http::{
     Format, ODataError, Renderer, context_urls, json_response, namespace_of, preference,
-    service_root, url_error, versioned, wire_value,
+    service_root, url_error, wire_value,
 };
 use crate::server::{AppState, authenticate};
 
 /// `POST /odata/v4/<namespace>/<Set>`: creates an entity (section 11.4.2);
 /// `POST /odata/v4/<namespace>/<Action>`: calls an action import (section 11.5.4.2).
 pub async fn post(
-    state: State<Arc<AppState>>,
-    path: Path<(String, String)>,
-    member: Option<Extension<Member>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Response> {
-    let answer = create_or_call(state, path, member, uri, headers.clone(), body).await;
-    Ok(versioned(&headers, answer))
-}
-
-async fn create_or_call(
     State(state): State<Arc<AppState>>,
     Path((namespace, _rest)): Path<(String, String)>,
     member: Option<Extension<Member>>,
@@ -113,19 +101,6 @@ pub async fn delete(
 }
 
 async fn change(
-    kind: WriteKind,
-    state: State<Arc<AppState>>,
-    path: Path<(String, String)>,
-    member: Option<Extension<Member>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Response> {
-    let answer = change_or_refuse(kind, state, path, member, uri, headers.clone(), body).await;
-    Ok(versioned(&headers, answer))
-}
-
-async fn change_or_refuse(
     kind: WriteKind,
     State(state): State<Arc<AppState>>,
     Path((namespace, _rest)): Path<(String, String)>,

@@ -64,6 +64,17 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/readyz", get(graphql_http::readyz))
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/admin/refresh", post(graphql_http::refresh))
+        .merge(odata_routes())
+        .route("/api/{destination}", any(forward))
+        .route("/api/{destination}/{*rest}", any(forward))
+        .merge(crate::explorer::routes())
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// The OData v4 endpoint, every answer carrying the OData version the client accepts.
+fn odata_routes() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/odata/v4/{namespace}/", get(odata_http::service_document))
         .route("/odata/v4/{namespace}/$metadata", get(odata_http::metadata))
         .route("/odata/v4/{namespace}/$batch", post(odata_batch::batch))
@@ -75,11 +86,7 @@ pub fn app(state: Arc<AppState>) -> Router {
                 .put(odata_write::put)
                 .delete(odata_write::delete),
         )
-        .route("/api/{destination}", any(forward))
-        .route("/api/{destination}/{*rest}", any(forward))
-        .merge(crate::explorer::routes())
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .route_layer(axum::middleware::from_fn(odata_http::versioned))
 }
 
 /// An error answer.

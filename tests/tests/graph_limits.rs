@@ -25,9 +25,8 @@ use bizgraph_tests::graph_env::{
     GraphEnv, GraphOptions, Protocol, cap_rows, comparable, errors_of, like, post_graphql,
     readyz_source,
 };
-use bizgraph_tests::standins::http_client_builder;
+use bizgraph_tests::standins::{Server, http_client_builder};
 use serde_json::{Map, Value, json};
-use tokio::task::JoinHandle;
 
 /// A v4 service with one entity set, `Items`.
 const SLOW_METADATA: &str = r#"<?xml version="1.0" encoding="utf-8"?>
@@ -45,20 +44,16 @@ const SLOW_METADATA: &str = r#"<?xml version="1.0" encoding="utf-8"?>
   </edmx:DataServices>
 </edmx:Edmx>"#;
 
-/// Serves `router` on a free loopback port: its base URL and the server task.
-async fn serve(router: Router) -> anyhow::Result<(String, JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(async move {
-        // The server ends with the test.
-        let _ = axum::serve(listener, router).await;
-    });
-    Ok((url, server))
+/// Serves `router` on a free loopback port: its base URL (without the trailing `/`) and the
+/// server, which stops when dropped.
+async fn serve(router: Router) -> anyhow::Result<(String, Server)> {
+    let server = Server::start(router).await?;
+    Ok((server.origin(), server))
 }
 
 /// A stand-in that serves `/slow/$metadata` at once and keeps every other request (data of
 /// `/slow`, and `/stuck/$metadata`) open without ever answering; counts the requests it holds.
-async fn silent_backend() -> anyhow::Result<(String, Arc<AtomicUsize>, JoinHandle<()>)> {
+async fn silent_backend() -> anyhow::Result<(String, Arc<AtomicUsize>, Server)> {
     let held = Arc::new(AtomicUsize::new(0));
     let hang = |State(held): State<Arc<AtomicUsize>>| async move {
         held.fetch_add(1, Ordering::SeqCst);
@@ -134,7 +129,7 @@ async fn a_backend_that_never_answers_times_out_after_its_destination_timeout_al
         message.starts_with("[slow]") && message.contains("destination 'SLOW'"),
         "the message names the namespace and the destination: {answer:#}"
     );
-    server.abort();
+    drop(server);
     Ok(())
 }
 
@@ -192,7 +187,7 @@ async fn a_metadata_that_never_answers_is_left_out_after_the_metadata_timeout() 
             .is_some_and(|message| message.contains("stuck")),
         "the namespace is not in the schema: {answer:#}"
     );
-    server.abort();
+    drop(server);
     Ok(())
 }
 
@@ -557,6 +552,6 @@ async fn an_expired_csrf_token_is_fetched_again_once_and_the_write_retried() -> 
         retried.contains(&format!("{SESSION_COOKIE}=session-2")) && !retried.contains("session-1"),
         "the retry carries the new session: {writes:#?}"
     );
-    server.abort();
+    drop(server);
     Ok(())
 }

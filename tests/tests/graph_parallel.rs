@@ -16,6 +16,7 @@ use axum::http::header;
 use axum::routing::get;
 use bizgraph_tests::cap::ALICE;
 use bizgraph_tests::graph_env::{GraphEnv, GraphOptions};
+use bizgraph_tests::standins::Server;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -70,19 +71,16 @@ struct Zones {
     most_at_once: AtomicUsize,
 }
 
-async fn serve(router: Router) -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        // The server ends with the test.
-        let _ = axum::serve(listener, router).await;
-    });
-    Ok(url)
+/// Serves `router` on a free loopback port: its base URL (without the trailing `/`) and the
+/// server, which stops when dropped.
+async fn serve(router: Router) -> anyhow::Result<(String, Server)> {
+    let server = Server::start(router).await?;
+    Ok((server.origin(), server))
 }
 
 #[tokio::test]
 async fn joins_below_different_expansions_go_out_together() -> anyhow::Result<()> {
-    let shop = serve(
+    let (shop, _shop_server) = serve(
         Router::new()
             .route(
                 "/shop/$metadata",
@@ -130,7 +128,7 @@ async fn joins_below_different_expansions_go_out_together() -> anyhow::Result<()
             ),
         )
         .with_state((zones.clone(), arrived.clone()));
-    let geo = serve(zone_router).await?;
+    let (geo, _geo_server) = serve(zone_router).await?;
 
     let destination = |name: &str, url: &str| {
         json!({"Name": name, "Type": "HTTP", "URL": url, "ProxyType": "Internet",

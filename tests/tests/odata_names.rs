@@ -489,4 +489,21 @@ async fn counts_etags_and_errors_answer_as_the_protocol_says() {
         .expect("the gateway answers");
     assert_eq!(refused.status(), 404);
     assert_eq!(refused.headers()["odata-version"], "4.01");
+    // So do the service document, `$metadata` and `$batch`: one layer sets it for the endpoint.
+    for path in ["shop/", "shop/$metadata"] {
+        let answer = env.get(path, &[v401]).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        assert_eq!(answer.header("odata-version"), Some("4.01"), "{path}");
+    }
+    let batch = env
+        .http
+        .post(env.gateway.url("odata/v4/shop/$batch"))
+        .basic_auth(ALICE.0, Some(ALICE.1))
+        .header(v401.0, v401.1)
+        .json(&json!({"requests": [{"id": "1", "method": "GET", "url": "Products/$count"}]}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(batch.status(), 200);
+    assert_eq!(batch.headers()["odata-version"], "4.01");
 }

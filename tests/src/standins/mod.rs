@@ -45,6 +45,7 @@ pub use saml::{
     SamlAssertion, VerifiedAssertion, default_verifier, format_instant, parse_instant, sign_xml,
     verify_assertion,
 };
+pub use server::Server;
 pub use token_endpoint::{
     GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_SAML2_BEARER, Mode, SamlTrust, TokenEndpoint,
     TokenEndpointConfig, TokenGrant, TokenRequest,

@@ -10,7 +10,7 @@ use url::Url;
 /// A running HTTP server. Dropping it asks the server to stop accepting and to close its
 /// connections; [`Server::shutdown`] does the same and waits until it has.
 #[derive(Debug)]
-pub(crate) struct Server {
+pub struct Server {
     base_url: Url,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -18,7 +18,7 @@ pub(crate) struct Server {
 
 impl Server {
     /// Binds `127.0.0.1:0` and serves `router` on the current runtime.
-    pub(crate) async fn start(router: Router) -> anyhow::Result<Self> {
+    pub async fn start(router: Router) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding a loopback port for a stand-in")?;
@@ -44,12 +44,17 @@ impl Server {
     }
 
     /// The server's base URL, `http://127.0.0.1:PORT/`.
-    pub(crate) fn base_url(&self) -> &Url {
+    pub fn base_url(&self) -> &Url {
         &self.base_url
     }
 
+    /// The base URL without its trailing `/` (`http://127.0.0.1:PORT`), for destination URLs.
+    pub fn origin(&self) -> String {
+        self.base_url.as_str().trim_end_matches('/').to_owned()
+    }
+
     /// Stops the server and waits until it has closed its connections.
-    pub(crate) async fn shutdown(mut self) {
+    pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
